@@ -92,6 +92,24 @@ def load_splits(args: DataArguments) -> DatasetDict:
     return splits
 
 
+def load_split(args: DataArguments, split: str) -> Dataset:
+    """One split (e.g. for evaluation) from the same sources, without reading the others."""
+    if args.train_file or args.validation_file or args.test_file:
+        path = {"train": args.train_file, "validation": args.validation_file, "test": args.test_file}[split]
+        if path is None:
+            raise DataError(f"no --{split}_file given for the {split} split")
+        return read_table(Path(path), args.text_column, args.label_column)
+    if args.resolved_data_dir():
+        folder = Path(args.resolved_data_dir())
+        read_mapping(folder / "mapping.txt")
+        prefix = TWEETEVAL_PREFIXES[split]
+        return read_tweeteval_split(folder / f"{prefix}_text.txt", folder / f"{prefix}_labels.txt")
+    splits = load_hub_dataset(args.dataset_name, args.dataset_config)
+    if split not in splits:
+        raise DataError(f"Hub dataset {args.dataset_name!r} has no {split} split")
+    return splits[split]
+
+
 def _truncate(splits: DatasetDict, max_train: int | None, max_eval: int | None) -> DatasetDict:
     limits = {"train": max_train, "validation": max_eval, "test": max_eval}
     return DatasetDict(

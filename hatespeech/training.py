@@ -11,9 +11,12 @@ from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from hatespeech.card import describe_hardware, write_card
 from hatespeech.config import write_config
 from hatespeech.data import DataArguments, load_splits
-from hatespeech.metrics import compute_metrics
+from hatespeech.evaluation import write_report
+from hatespeech.hub import push_folder
+from hatespeech.metrics import compute_metrics, softmax
 from hatespeech.modeling import ModelArguments, get_model, get_tokenizer
 from hatespeech.search import SearchArguments, SearchSpace, apply_params, run_search
 
@@ -83,6 +86,12 @@ def train(
 ) -> dict:
     """Train (after a search, if asked), save the model and return validation/test scores."""
     started = time.time()
+    # The Trainer would push every checkpoint and pickle the token into training_args.bin:
+    # publishing is done once, at the end, and the token is kept out of every saved file.
+    push_to_hub, hub_token = training_args.push_to_hub, training_args.hub_token
+    training_args.push_to_hub, training_args.hub_token = False, None
+    if push_to_hub and not training_args.hub_model_id:
+        raise ValueError("--push_to_hub needs --hub_model_id <org>/<name>")
     set_seed(training_args.seed)
     tokenizer = get_tokenizer(model_args)
     with training_args.main_process_first(desc="data loading"):
@@ -101,36 +110,43 @@ def train(
 
     trainer = make_trainer(training_args, model_args, tokenized, tokenizer)
     train_result = trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
-    scores = {"validation": trainer.evaluate(metric_key_prefix="eval")}
-    if "test" in tokenized:
-        # predict(), not evaluate(): test scores must never reach early stopping or checkpoint choice
-        scores["test"] = trainer.predict(tokenized["test"], metric_key_prefix="test").metrics
-    scores = {split: _unprefixed(metrics) for split, metrics in scores.items()}
+    # predict(), not evaluate(): the final scores must never reach early stopping or checkpoint choice.
+    predictions = {split: trainer.predict(tokenized[split]) for split in ("validation", "test") if split in tokenized}
 
     if trainer.is_world_process_zero():
         output_dir = Path(training_args.output_dir)
         trainer.save_model()  # model + tokenizer, with id2label/label2id in config.json
         trainer.save_state()
         write_config(output_dir / RUN_CONFIG, data_args, model_args, search_args, training_args)
+        for split, output in predictions.items():  # eval_results.json, predictions, plots
+            probabilities = softmax(output.predictions)
+            write_report(output_dir, split, output.label_ids, probabilities, probabilities.argmax(-1))
         train_metrics = dict(train_result.metrics)
         train_metrics.update(
             wall_time_s=round(time.time() - started, 1),
             world_size=training_args.world_size,
+            hardware=describe_hardware(),
+            data_sizes=" / ".join(f"{len(ds)} {name}" for name, ds in splits.items()),
             best_checkpoint=trainer.state.best_model_checkpoint,
             best_val_macro_f1=trainer.state.best_metric,
             search=search_summary,
         )
         _write_json(output_dir / "train_results.json", train_metrics)
-        _write_json(output_dir / "eval_results.json", scores)
-    return scores
+        write_card(output_dir, training_args.hub_model_id)
+        if push_to_hub:
+            push_folder(
+                output_dir, training_args.hub_model_id, private=bool(training_args.hub_private_repo), token=hub_token
+            )
+    return {split: _scores(output) for split, output in predictions.items()}
 
 
 def _option_names(*instances) -> set[str]:
     return {f.name for instance in instances for f in fields(instance)}
 
 
-def _unprefixed(metrics: dict) -> dict:
-    return {key.split("_", 1)[1]: value for key, value in metrics.items() if key != "epoch"}
+def _scores(output) -> dict:
+    """The TweetEval scores of a PredictionOutput, without the Trainer's ``test_`` prefix."""
+    return {key.split("_", 1)[1]: value for key, value in output.metrics.items()}
 
 
 def _write_json(path: Path, payload: dict) -> None:

@@ -1,0 +1,73 @@
+"""Score a model on TweetEval hate with the official metric (macro-F1) and write a report.
+
+    python evaluate.py --model outputs/model                       # TweetEval hate test split
+    python evaluate.py --model <org>/<name> --revision v1.0 --data_dir ../shared/tweeteval/hate
+    python evaluate.py --model outputs/model --split validation --test_file my.csv
+
+Writes ``eval_results.json``, ``predictions_<split>.txt`` (TweetEval's format: one label id per
+line, input order) and plots (confusion matrix, precision-recall, reliability) to --output_dir,
+and prints the model's place among the TweetEval leaderboard rows.
+"""
+
+import logging
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hatespeech.config import ConfigError, parse_config
+from hatespeech.data import DataArguments, DataError, load_split
+
+
+@dataclass
+class EvaluationArguments:
+    """What to score and where to write the report."""
+
+    model: str = field(metadata={"help": "Local model folder or Hub id <org>/<name>."})
+    revision: str | None = field(default=None, metadata={"help": "Hub revision (branch, tag or commit)."})
+    split: str = field(default="test", metadata={"help": "train, validation or test."})
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Report folder; default <model>/eval, or outputs/eval/<org>__<name>."}
+    )
+    batch_size: int = field(default=64, metadata={"help": "Tweets per forward pass."})
+
+
+def default_output_dir(model: str) -> Path:
+    """Beside a local model; under outputs/eval/ for a Hub id."""
+    if Path(model).is_dir():
+        return Path(model) / "eval"
+    return Path("outputs") / "eval" / re.sub(r"[^\w.-]", "__", model)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        eval_args, data_args, _ = parse_config((EvaluationArguments, DataArguments), argv, None, __doc__)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    from hatespeech.evaluation import leaderboard_table, write_report
+    from hatespeech.inference import Classifier
+
+    try:
+        dataset = load_split(data_args, eval_args.split)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    classifier = Classifier(eval_args.model, revision=eval_args.revision, batch_size=eval_args.batch_size)
+    probabilities = classifier.predict_proba(dataset["text"], progress=True)
+    output_dir = Path(eval_args.output_dir) if eval_args.output_dir else default_output_dir(eval_args.model)
+    scores = write_report(
+        output_dir, eval_args.split, dataset["label"], probabilities.numpy(), classifier.decide(probabilities).numpy()
+    )
+    print(f"{eval_args.model} on {eval_args.split} ({len(dataset)} tweets): macro-F1 {scores['macro_f1']:.4f}, "
+          f"accuracy {scores['accuracy']:.4f}, predicted hate rate {scores['pred_hate_rate']:.3f} "
+          f"(true {scores['true_hate_rate']:.3f})")  # fmt: skip
+    if eval_args.split == "test":
+        print(leaderboard_table(eval_args.model, scores["macro_f1"]))
+    print(f"Report written to {output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""The model card: filled from a run's output folder, rendered through ``hub_card.md``."""
+
+import csv
+import json
+import platform
+import statistics
+from pathlib import Path
+
+import torch
+import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from hatespeech.config import REPO_ROOT
+from hatespeech.evaluation import PLOTS, leaderboard_table
+from hatespeech.modeling import EMBEDDED_MODEL
+
+TEMPLATE = REPO_ROOT / "hub_card.md"
+PLACEHOLDER_REPO = "<org>/<name>"
+EMBEDDED_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+HYPERPARAMETERS = (
+    "learning_rate", "num_train_epochs", "per_device_train_batch_size", "gradient_accumulation_steps",
+    "weight_decay", "warmup_steps", "lr_scheduler_type", "max_seq_length", "seed", "bf16",
+)  # fmt: skip
+MINILM_CITATION = """@inproceedings{reimers2019sentencebert,
+  title = {Sentence-{BERT}: Sentence Embeddings using Siamese {BERT}-Networks},
+  author = {Reimers, Nils and Gurevych, Iryna},
+  booktitle = {Proceedings of EMNLP-IJCNLP 2019},
+  year = {2019}
+}
+@inproceedings{wang2020minilm,
+  title = {{MiniLM}: Deep Self-Attention Distillation for Task-Agnostic Compression of Pre-Trained Transformers},
+  author = {Wang, Wenhui and Wei, Furu and Dong, Li and Bao, Hangbo and Yang, Nan and Zhou, Ming},
+  booktitle = {Advances in Neural Information Processing Systems},
+  year = {2020}
+}"""
+
+
+def describe_hardware() -> str:
+    """A one-line description of the machine that trained the model."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"CPU: {cpu}, {torch.get_num_threads()} threads"
+
+
+def base_model_hub_id(name_or_path: str) -> str | None:
+    """The Hub id of the base model, when it has one."""
+    if name_or_path == EMBEDDED_MODEL:
+        return EMBEDDED_HUB_ID
+    if Path(name_or_path).exists() or name_or_path.count("/") != 1:
+        return None
+    return name_or_path
+
+
+def _read(path: Path, loader=json.loads, default=None):
+    return loader(path.read_text(encoding="utf-8")) if path.is_file() else default
+
+
+def card_values(folder: Path, repo_id: str | None = None, space_id: str | None = None) -> dict:
+    """Everything the template needs, read from the run's files (never typed by hand)."""
+    config = _read(folder / "run_config.yaml", yaml.safe_load, {})
+    train = _read(folder / "train_results.json", default={})
+    scores = _read(folder / "eval_results.json", default={})
+    base = config.get("model_name_or_path", EMBEDDED_MODEL)
+    base_id = base_model_hub_id(base)
+    repo_id = repo_id or config.get("hub_model_id") or PLACEHOLDER_REPO
+    test_f1 = scores.get("test", {}).get("macro_f1")
+    wall = train.get("wall_time_s")
+    return {
+        "model_name": repo_id.split("/")[-1] if repo_id != PLACEHOLDER_REPO else "Tweet hate-speech classifier",
+        "repo_id": repo_id,
+        "space_id": space_id or f"{repo_id}-demo",
+        "base_model_id": base_id,
+        "base_model_name": base_id or Path(base).name,
+        "base_model_url": f"https://huggingface.co/{base_id}" if base_id else "#",
+        "base_model_citation": MINILM_CITATION if base_id == EMBEDDED_HUB_ID else "",
+        "data_sizes": train.get("data_sizes", "train / validation / test"),
+        "early_stopping_patience": config.get("early_stopping_patience"),
+        "hyperparameters": {name: config[name] for name in HYPERPARAMETERS if name in config},
+        "search": _search_summary(folder / "search"),
+        "scores": scores,
+        "test_macro_f1": test_f1,
+        "leaderboard": leaderboard_table(repo_id, test_f1) if test_f1 is not None else "",
+        "plots": {title: f"plots/{name}" for title, name in PLOTS.items() if (folder / "plots" / name).is_file()},
+        "hardware": train.get("hardware", "hardware not recorded"),
+        "wall_time": f"{wall / 60:.1f} min" if wall else "not recorded",
+        "world_size": train.get("world_size"),
+    }
+
+
+def _search_summary(folder: Path) -> dict | None:
+    summary = _read(folder / "best_trial.json")
+    if summary is None:
+        return None
+    trials_path = folder / "trials.csv"
+    if trials_path.is_file():
+        with trials_path.open(encoding="utf-8") as handle:
+            values = [float(row["value"]) for row in csv.DictReader(handle) if row.get("value")]
+        if values:
+            summary["trials_summary"] = (
+                f"min {min(values):.4f}, median {statistics.median(values):.4f}, max {max(values):.4f} "
+                f"over {len(values)} trials"
+            )
+    return summary
+
+
+def render_card(folder: str | Path, repo_id: str | None = None, space_id: str | None = None) -> ModelCard:
+    """The model card for a run folder, with ``model-index`` so the Hub shows the test score."""
+    values = card_values(Path(folder), repo_id, space_id)
+    eval_results = [
+        EvalResult(
+            task_type="text-classification",
+            task_name="Hate speech detection",
+            dataset_type="cardiffnlp/tweet_eval",
+            dataset_name="TweetEval (hate)",
+            dataset_config="hate",
+            dataset_split=split,
+            metric_type="f1",
+            metric_name="macro-F1",
+            metric_config="macro",
+            metric_value=round(float(scores["macro_f1"]), 4),
+        )
+        for split, scores in values["scores"].items()
+        if split == "test"
+    ]
+    card_data = ModelCardData(
+        language="en",
+        license="apache-2.0",
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        tags=["hate-speech", "tweets", "tweeteval", "text-classification"],
+        datasets=["cardiffnlp/tweet_eval"],
+        metrics=["f1"],
+        base_model=values["base_model_id"],
+        model_name=values["repo_id"],
+        eval_results=eval_results or None,
+    )
+    return ModelCard.from_template(card_data, template_path=str(TEMPLATE), **values)
+
+
+def write_card(folder: str | Path, repo_id: str | None = None) -> Path:
+    """Render the card into ``folder/README.md``."""
+    path = Path(folder) / "README.md"
+    render_card(folder, repo_id).save(path)
+    return path

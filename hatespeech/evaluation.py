@@ -1,0 +1,109 @@
+"""Scoring a model on one split: TweetEval scores, TweetEval-format predictions, plots, leaderboard."""
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from hatespeech.metrics import score
+
+logger = logging.getLogger(__name__)
+
+# TweetEval leaderboard, hate, test macro-F1 (x100), as published by TweetEval.
+LEADERBOARD = (
+    ("BERTweet", 56.4),
+    ("TimeLMs-2021", 55.1),
+    ("LSTM", 52.6),
+    ("RoBERTa-Retrained", 52.3),
+    ("FastText", 50.6),
+    ("RoBERTa-Base", 46.6),
+    ("SVM (always not-hate)", 36.7),
+)
+PLOTS = {
+    "confusion_matrix": "confusion_matrix.png",
+    "precision_recall": "precision_recall.png",
+    "reliability": "reliability.png",
+}
+
+
+def write_report(folder: Path, split: str, references, probabilities: np.ndarray, label_ids) -> dict:
+    """Score, then write ``eval_results.json`` (merged by split), predictions and plots."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    scores = score(list(references), list(map(int, label_ids)), probabilities[:, 1].tolist())
+    results_path = folder / "eval_results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    results[split] = scores
+    results_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_predictions(folder / f"predictions_{split}.txt", label_ids)
+    plot_all(folder / "plots", np.asarray(references), probabilities, scores)
+    return scores
+
+
+def write_predictions(path: Path, label_ids) -> None:
+    """TweetEval's prediction format: one label id per line, in input order."""
+    path.write_text("".join(f"{int(label)}\n" for label in label_ids), encoding="utf-8")
+
+
+def leaderboard_table(name: str, macro_f1: float) -> str:
+    """Markdown table placing ``name`` among the TweetEval hate leaderboard rows."""
+    rows = sorted([*LEADERBOARD, (f"**{name}** (this model)", round(100 * macro_f1, 1))], key=lambda r: -r[1])
+    lines = ["| model | test macro-F1 |", "|---|---|"]
+    lines += [f"| {model} | {value:.1f} |" for model, value in rows]
+    return "\n".join(lines)
+
+
+def plot_all(folder: Path, references: np.ndarray, probabilities: np.ndarray, scores: dict) -> None:
+    """Confusion matrix, precision-recall curve and reliability diagram as PNG files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve
+
+    folder.mkdir(parents=True, exist_ok=True)
+    hate = probabilities[:, 1]
+
+    fig, ax = plt.subplots(figsize=(4, 4))
+    matrix = np.array([[scores["tn"], scores["fp"]], [scores["fn"], scores["tp"]]])
+    ax.imshow(matrix, cmap="Blues")
+    for (row, col), count in np.ndenumerate(matrix):
+        ax.text(col, row, str(count), ha="center", va="center", color="black")
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["not-hate", "hate"], yticklabels=["not-hate", "hate"])
+    ax.set(xlabel="predicted", ylabel="true", title=f"macro-F1 {scores['macro_f1']:.3f}")
+    _save(fig, folder / PLOTS["confusion_matrix"])
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    if len(set(references.tolist())) == 2:
+        precision, recall, _ = precision_recall_curve(references, hate)
+        ax.plot(recall, precision)
+    ax.axhline(scores["true_hate_rate"], linestyle="--", color="grey", label="chance")
+    ax.set(xlabel="recall (hate)", ylabel="precision (hate)", xlim=(0, 1), ylim=(0, 1.02))
+    ax.set_title("Precision-recall, hate class")
+    ax.legend()
+    _save(fig, folder / PLOTS["precision_recall"])
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    bins = np.linspace(0, 1, 11)
+    which = np.clip(np.digitize(hate, bins) - 1, 0, 9)
+    centers, observed = [], []
+    for b in range(10):
+        mask = which == b
+        if mask.any():
+            centers.append(hate[mask].mean())
+            observed.append(references[mask].mean())
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    ax.plot(centers, observed, "o-", label="model")
+    ax.set(xlabel="predicted P(hate)", ylabel="observed hate rate", xlim=(0, 1), ylim=(0, 1))
+    ax.set_title("Reliability diagram")
+    ax.legend()
+    _save(fig, folder / PLOTS["reliability"])
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

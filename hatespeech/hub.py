@@ -1,0 +1,125 @@
+"""Publishing a trained model folder to the Hugging Face Hub.
+
+    python -m hatespeech.hub push outputs/model <org>/<name> [--private] [--revision BRANCH]
+
+The token comes from ``HF_TOKEN`` or the login cache (``hf auth login``). The card is rendered
+for the target repo id into a staging folder, so the local output folder is never modified and
+a failed push can simply be retried. Checkpoints, optimizer states and logs are not uploaded.
+"""
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+from huggingface_hub import CommitInfo, HfApi, constants
+from huggingface_hub.errors import HfHubHTTPError
+
+try:  # the HTTP client of huggingface_hub 2.x
+    from httpx2 import TransportError
+except ImportError:  # huggingface_hub 1.x
+    from httpx import TransportError
+
+logger = logging.getLogger(__name__)
+
+# Files a model repo does not need: training state, search storage, TensorBoard logs.
+EXCLUDED = ("checkpoint-*", "run-*", "runs", "optuna.db", "training_args.bin", "optimizer.pt", "scheduler.pt")
+
+
+class HubError(RuntimeError):
+    """The Hub could not be reached or refused the request; the message is one line, token-free."""
+
+
+def publishable_files(folder: Path) -> list[Path]:
+    """Files under ``folder`` that belong in the model repo (paths relative to it)."""
+    files = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not any(relative.parts[0] == p or Path(relative.parts[0]).match(p) for p in EXCLUDED):
+            files.append(relative)
+    return files
+
+
+def commit_message(folder: Path) -> str:
+    """'Upload model (test macro-F1 0.4518)', from the folder's own results."""
+    results_path = folder / "eval_results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    test_f1 = results.get("test", {}).get("macro_f1")
+    score = f"test macro-F1 {test_f1:.4f}" if test_f1 is not None else "no test score"
+    return f"Upload hate-speech model ({score})"
+
+
+def stage(folder: Path, staging: Path, repo_id: str) -> None:
+    """Link the publishable files into ``staging`` and render the card there for ``repo_id``."""
+    from hatespeech.card import render_card
+
+    for relative in publishable_files(folder):
+        target = staging / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to((folder / relative).resolve())
+    (staging / "README.md").unlink(missing_ok=True)
+    render_card(folder, repo_id).save(staging / "README.md")
+
+
+def push_folder(
+    folder: str | Path,
+    repo_id: str,
+    private: bool = False,
+    revision: str | None = None,
+    token: str | None = None,
+) -> CommitInfo:
+    """Create the repo if needed and upload the model, tokenizer, results, plots and card."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise HubError(f"{folder} holds no trained model (config.json is missing)")
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        if revision:
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="hatespeech-push-") as staging:
+            stage(folder, Path(staging), repo_id)
+            info = api.upload_folder(
+                folder_path=staging, repo_id=repo_id, revision=revision, commit_message=commit_message(folder)
+            )
+    except HfHubHTTPError as err:
+        raise HubError(_describe_http_error(err, repo_id)) from None
+    except TransportError as err:
+        raise HubError(f"cannot reach the Hub at {constants.ENDPOINT} ({type(err).__name__}); retry later") from None
+    logger.info("Pushed %s to %s (%s)", folder, repo_id, info.oid)
+    return info
+
+
+def _describe_http_error(err: HfHubHTTPError, repo_id: str) -> str:
+    status = err.response.status_code if err.response is not None else None
+    if status in (401, 403):
+        return (
+            f"the Hub refused the token for {repo_id} (HTTP {status}): set HF_TOKEN to a token with write "
+            "access, or run `hf auth login`"
+        )
+    return f"the Hub rejected the upload to {repo_id} (HTTP {status}): {str(err).splitlines()[0]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hatespeech.hub", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    push = commands.add_parser("push", help="Upload a trained model folder with its card.")
+    push.add_argument("folder", type=Path, help="Output folder of train.py, e.g. outputs/model")
+    push.add_argument("repo_id", help="Target model repo, <org>/<name>")
+    push.add_argument("--private", action="store_true", help="Create the repo as private.")
+    push.add_argument("--revision", help="Branch to push to (created if missing); default main.")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        info = push_folder(args.folder, args.repo_id, private=args.private, revision=args.revision)
+    except HubError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"Pushed {args.folder} to {info.commit_url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

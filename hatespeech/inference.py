@@ -1,0 +1,107 @@
+"""The inference core: every front end classifies through :class:`Classifier`.
+
+It loads a model from a local folder or a Hub id (+ revision), normalises tweets exactly as
+training did, sorts texts by length so each batch pads little, and applies the decision
+threshold saved with the model (``hate_threshold`` in ``config.json``; argmax when absent).
+"""
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from hatespeech import LABEL2ID
+from hatespeech.text import normalize_tweet
+
+logger = logging.getLogger(__name__)
+
+HATE = LABEL2ID["hate"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One tweet's result: the label, its probability, and both class probabilities."""
+
+    label: str
+    score: float
+    probabilities: dict[str, float]
+
+    @property
+    def label_id(self) -> int:
+        return LABEL2ID[self.label]
+
+
+class Classifier:
+    """A sequence-classification model ready to label tweets."""
+
+    def __init__(
+        self,
+        model: str,
+        revision: str | None = None,
+        batch_size: int = 64,
+        max_length: int = 128,
+        num_threads: int | None = None,
+        device: str | None = None,
+    ):
+        if num_threads:
+            torch.set_num_threads(num_threads)
+        self.model_id, self.revision = model, revision
+        self.batch_size, self.max_length = batch_size, max_length
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+        self.model = AutoModelForSequenceClassification.from_pretrained(model, revision=revision)
+        self.model.to(self.device).eval()
+        self.id2label = {int(i): name for i, name in self.model.config.id2label.items()}
+        self.threshold = getattr(self.model.config, "hate_threshold", None)
+
+    def predict_proba(self, texts: list[str], progress: bool = False) -> torch.Tensor:
+        """Class probabilities, shape (len(texts), 2), in input order."""
+        if not texts:
+            return torch.empty((0, len(self.id2label)))
+        normalized = [normalize_tweet(text) for text in texts]
+        order = sorted(range(len(normalized)), key=lambda i: len(normalized[i]))
+        probabilities = torch.empty((len(texts), len(self.id2label)))
+        batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+        with torch.inference_mode():
+            for batch in tqdm(batches, desc="Predicting", unit="batch", disable=not progress):
+                encoded = self.tokenizer(
+                    [normalized[i] for i in batch],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(self.device)
+                logits = self.model(**encoded).logits.float()
+                probabilities[batch] = logits.softmax(dim=-1).cpu()
+        return probabilities
+
+    def decide(self, probabilities: torch.Tensor) -> torch.Tensor:
+        """Label ids: the saved hate threshold when the model has one, else argmax."""
+        if self.threshold is None:
+            return probabilities.argmax(dim=-1)
+        return (probabilities[:, HATE] >= self.threshold).long()
+
+    def classify(self, texts: list[str], progress: bool = False) -> list[Prediction]:
+        """Label, score and probabilities for each text, in input order."""
+        probabilities = self.predict_proba(texts, progress=progress)
+        label_ids = self.decide(probabilities)
+        return [self._prediction(row, int(label_id)) for row, label_id in zip(probabilities, label_ids, strict=True)]
+
+    def classify_stream(self, texts: Iterable[str], chunk_size: int = 4096) -> Iterator[Prediction]:
+        """Classify an iterable of any length in chunks, so memory stays flat."""
+        chunk: list[str] = []
+        for text in texts:
+            chunk.append(text)
+            if len(chunk) == chunk_size:
+                yield from self.classify(chunk)
+                chunk = []
+        if chunk:
+            yield from self.classify(chunk)
+
+    def _prediction(self, row: torch.Tensor, label_id: int) -> Prediction:
+        probabilities = {self.id2label[i]: float(p) for i, p in enumerate(row)}
+        label = self.id2label[label_id]
+        return Prediction(label=label, score=probabilities[label], probabilities=probabilities)

@@ -1,0 +1,162 @@
+"""Publishing round trips against the local Hub test double (tests/hub_double.py).
+
+Every Hub client runs in a subprocess with HF_ENDPOINT pointing at the double and a fresh
+HF_HOME, exactly as a user's process would; huggingface_hub reads both at import time.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import write_tweeteval_dir
+from hub_double import HubDouble
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "hf_doubleTOKEN0123456789secret"
+REPO_ID = "tester/tiny-hate"
+
+
+@pytest.fixture(scope="module")
+def hub():
+    double = HubDouble(token=TOKEN).start()
+    yield double
+    double.stop()
+
+
+def run_client(code_or_args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    """Run a Python entry point or snippet as a separate process against the double."""
+    result = subprocess.run(
+        [sys.executable, *code_or_args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+    return result
+
+
+def client_env(hub: HubDouble, home: Path, token: str | None = TOKEN) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(
+        HF_ENDPOINT=hub.url,
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_XET="1",
+        HF_HUB_OFFLINE="0",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        PYTHONPATH=str(REPO_ROOT),
+        TOKENIZERS_PARALLELISM="false",
+    )
+    if token:
+        env["HF_TOKEN"] = token
+    return env
+
+
+@pytest.fixture(scope="module")
+def pushed(hub, tiny_model_dir, tmp_path_factory):
+    """train.py --push_to_hub on the tiny model: returns the local output folder and the run's logs."""
+    work = tmp_path_factory.mktemp("push")
+    write_tweeteval_dir(work / "data")
+    output_dir = work / "model"
+    args = [str(REPO_ROOT / "train.py"), "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(work / "data"),
+            "--output_dir", str(output_dir), "--max_steps", "2", "--report_to", "none", "--use_cpu",
+            "--disable_tqdm", "true", "--push_to_hub", "--hub_model_id", REPO_ID]  # fmt: skip
+    result = run_client(args, client_env(hub, work / "hf_home"), work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output_dir, result.stdout + result.stderr
+
+
+def test_pushed_model_loads_with_pipeline_in_a_fresh_cache(hub, pushed, tmp_path):
+    output_dir, _ = pushed
+    files = hub.files(REPO_ID)
+    assert {"config.json", "model.safetensors", "tokenizer.json", "README.md", "eval_results.json"} <= set(files)
+    assert not [path for path in files if path.startswith(("checkpoint-", "runs/")) or path == "training_args.bin"]
+    local_f1 = json.loads((output_dir / "eval_results.json").read_text())["test"]["macro_f1"]
+    commit_sha = hub.repos[("model", REPO_ID)].refs["main"]
+    assert (
+        hub.repos[("model", REPO_ID)].messages[commit_sha] == f"Upload hate-speech model (test macro-F1 {local_f1:.4f})"
+    )
+
+    code = (
+        "from transformers import pipeline\n"
+        f"clf = pipeline('text-classification', model='{REPO_ID}', device='cpu')\n"
+        "print(sorted({r['label'] for r in clf(['@user go back invaders', 'nice sunny day', 'love you'])}))"
+    )
+    result = run_client(["-c", code], client_env(hub, tmp_path / "fresh_home", token=None), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    labels = eval(result.stdout.strip().splitlines()[-1])
+    assert labels and set(labels) <= {"hate", "not-hate"}
+    assert (tmp_path / "fresh_home" / "hub").is_dir(), "the model came through the Hub cache"
+
+
+def test_model_card_carries_the_test_score_in_model_index(hub, pushed, tmp_path):
+    output_dir, _ = pushed
+    code = (
+        "import json\nfrom huggingface_hub import ModelCard\n"
+        f"card = ModelCard.load('{REPO_ID}')\n"
+        "result = card.data.eval_results[0]\n"
+        "print(json.dumps([result.metric_value, result.dataset_type, result.dataset_config, result.dataset_split,"
+        " card.data.base_model, '## Limitations and bias' in card.text]))"
+    )
+    result = run_client(["-c", code], client_env(hub, tmp_path / "home"), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    value, dataset, config, split, base_model, has_limits = json.loads(result.stdout.strip().splitlines()[-1])
+    local_f1 = json.loads((output_dir / "eval_results.json").read_text())["test"]["macro_f1"]
+    assert value == pytest.approx(round(local_f1, 4))
+    assert (dataset, config, split) == ("cardiffnlp/tweet_eval", "hate", "test")
+    assert has_limits and base_model is None  # the tiny base model is a local folder, not a Hub id
+
+
+def test_evaluate_on_hub_id_matches_local_folder(hub, pushed, tmp_path):
+    output_dir, _ = pushed
+    data_dir = tmp_path / "data"
+    write_tweeteval_dir(data_dir)
+    scores = {}
+    for name, model in (("local", str(output_dir)), ("hub", REPO_ID)):
+        report = tmp_path / name
+        args = [
+            str(REPO_ROOT / "evaluate.py"),
+            "--model",
+            model,
+            "--data_dir",
+            str(data_dir),
+            "--output_dir",
+            str(report),
+        ]
+        result = run_client(args, client_env(hub, tmp_path / f"home_{name}"), tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        scores[name] = json.loads((report / "eval_results.json").read_text())["test"]
+        assert (report / "predictions_test.txt").read_text().count("\n") == 16
+    assert scores["hub"] == scores["local"]
+
+
+def test_token_never_lands_in_files_or_logs(hub, pushed):
+    output_dir, logs = pushed
+    assert TOKEN not in logs
+    for path, content in hub.files(REPO_ID).items():
+        assert TOKEN.encode() not in content, path
+    for path in output_dir.rglob("*"):
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_push_errors_are_one_line_and_retry_works(hub, pushed, tmp_path):
+    output_dir, _ = pushed
+    before = {p: p.stat().st_mtime_ns for p in output_dir.rglob("*") if p.is_file()}
+    push = ["-m", "hatespeech.hub", "push", str(output_dir), "tester/retry"]
+
+    refused = run_client(push, client_env(hub, tmp_path / "h1", token="hf_wrong"), tmp_path)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1].startswith("error: the Hub refused the token")
+    assert "Traceback" not in refused.stderr and "hf_wrong" not in refused.stderr
+
+    down_env = client_env(hub, tmp_path / "h2")
+    down_env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # discard port: nothing listens
+    down = run_client(push, down_env, tmp_path)
+    assert down.returncode == 1
+    assert down.stderr.strip().splitlines()[-1].startswith("error: cannot reach the Hub at http://127.0.0.1:9")
+    assert "Traceback" not in down.stderr
+
+    assert {p: p.stat().st_mtime_ns for p in output_dir.rglob("*") if p.is_file()} == before
+    retry = run_client(push, client_env(hub, tmp_path / "h3"), tmp_path)
+    assert retry.returncode == 0, retry.stderr[-3000:]
+    assert "model.safetensors" in hub.files("tester/retry")
+    assert "tester/retry" in hub.files("tester/retry")["README.md"].decode()
