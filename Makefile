@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= $(firstword $(wildcard ../shared/tweeteval/hate))
 TRAIN_ARGS ?=
 
-.PHONY: install install-dev train search test lint format clean
+.PHONY: install install-dev browser train search test lint format clean serve
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -30,12 +30,21 @@ train: install
 search: install
 	$(PY) train.py --search $(if $(DATA_DIR),--data_dir $(DATA_DIR)) $(TRAIN_ARGS)
 
-test: install-dev
+# Debian's chromium for the browser tests (playwright drives it; it cannot download its own here).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
+		|| echo "chromium could not be installed (not root?): the browser test will be skipped"
+
+test: install-dev browser
 	$(PY) -m pytest
+
+serve: install
+	MODEL_ID=$${MODEL_ID:-outputs/model} $(PY) app.py
 
 lint: install-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/hadolint Dockerfile
 
 format: install-dev
 	$(PY) -m ruff check --fix .

@@ -8,6 +8,9 @@ Raw ``transformers.pipeline()`` users skip this step, so they should call
 
 import re
 
+# Tweets are at most 280 characters; the limit leaves room for other short texts.
+MAX_TWEET_CHARS = 1000
+
 _HANDLE = re.compile(r"(?<![\w@])@\w+")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")

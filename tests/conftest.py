@@ -120,3 +120,17 @@ def train_args(tiny_model_dir, tweeteval_dir, tmp_path):
         "--dataloader_pin_memory",
         "false",
     ]
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny model after 4 training steps, saved as train.py saves it (card, plots, results)."""
+    import train
+
+    work = tmp_path_factory.mktemp("trained")
+    write_tweeteval_dir(work / "data")
+    args = ["--model_name_or_path", str(tiny_model_dir), "--data_dir", str(work / "data"),
+            "--output_dir", str(work / "model"), "--max_steps", "4", "--learning_rate", "1e-3",
+            "--report_to", "none", "--use_cpu", "--disable_tqdm", "true"]  # fmt: skip
+    assert train.main(args) == 0
+    return work / "model"

@@ -160,3 +160,39 @@ def test_push_errors_are_one_line_and_retry_works(hub, pushed, tmp_path):
     assert retry.returncode == 0, retry.stderr[-3000:]
     assert "model.safetensors" in hub.files("tester/retry")
     assert "tester/retry" in hub.files("tester/retry")["README.md"].decode()
+
+
+def test_app_serves_the_pushed_model_by_hub_id(hub, pushed, tmp_path):
+    import httpx
+    from serving_fixtures import free_port
+
+    port = free_port()
+    env = client_env(hub, tmp_path / "space_home", token=None)
+    env.update(MODEL_ID=REPO_ID, PORT=str(port), HOST="127.0.0.1")
+    server = subprocess.Popen([sys.executable, str(REPO_ROOT / "app.py")], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        health = _wait_for_health(f"http://127.0.0.1:{port}", server)
+        assert health == {"model_id": REPO_ID, "revision": None, "ready": True}
+        answer = httpx.post(f"http://127.0.0.1:{port}/predict_labels_one_tweet", params={"tweet": "go back"})
+        assert answer.status_code == 200 and answer.json()["label"] in {"hate", "not-hate"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert (tmp_path / "space_home" / "hub").is_dir(), "the model was downloaded through the Hub cache"
+
+
+def _wait_for_health(url: str, server: subprocess.Popen, timeout: float = 120) -> dict:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"app.py exited: {server.stdout.read()[-3000:]}")
+        try:
+            return httpx.get(f"{url}/health", timeout=2).json()
+        except httpx.TransportError:
+            time.sleep(0.5)
+    raise AssertionError("app.py did not answer /health in time")

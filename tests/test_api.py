@@ -1,0 +1,115 @@
+"""The REST API through a real uvicorn server on loopback, with every kind of bad input."""
+
+import asyncio
+
+import httpx
+import pytest
+from serving_fixtures import serve
+
+import app as app_module
+from hatespeech.api import MAX_BATCH_TEXTS, MAX_FILE_BYTES
+from hatespeech.text import MAX_TWEET_CHARS
+
+
+@pytest.fixture(scope="module")
+def base_url(trained_model_dir):
+    with serve(app_module.create_app(str(trained_model_dir))) as url:
+        yield url
+
+
+def test_one_tweet_endpoint(base_url):
+    response = httpx.post(f"{base_url}/predict_labels_one_tweet", params={"tweet": "@bob go back invaders"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["tweet"] == "@bob go back invaders"
+    assert body["label"] in {"hate", "not-hate"}
+    assert body["probabilities"]["hate"] + body["probabilities"]["not-hate"] == pytest.approx(1.0, abs=1e-5)
+    assert body["score"] == pytest.approx(body["probabilities"][body["label"]])
+
+
+def test_file_endpoint_keeps_order_and_skips_blank_lines(base_url):
+    content = "nice sunny day\n\n@user deport the vermin\nlove you 😎\n".encode()
+    response = httpx.post(f"{base_url}/predict_labels_tweets_file", files={"file": ("t.txt", content, "text/plain")})
+    assert response.status_code == 200, response.text
+    assert [row["tweet"] for row in response.json()] == ["nice sunny day", "@user deport the vermin", "love you 😎"]
+
+
+def test_json_batch_endpoint(base_url):
+    texts = ["مرحبا بالجميع", "#" + "LongHashtag" * 20, "plain tweet"]
+    response = httpx.post(f"{base_url}/v1/classify", json={"texts": texts})
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    assert len(predictions) == 3 and all(p["label"] in {"hate", "not-hate"} for p in predictions)
+
+
+def test_health_and_openapi(base_url, trained_model_dir):
+    assert httpx.get(f"{base_url}/health").json() == {
+        "model_id": str(trained_model_dir),
+        "revision": None,
+        "ready": True,
+    }
+    paths = httpx.get(f"{base_url}/openapi.json").json()["paths"]
+    assert {"/predict_labels_one_tweet", "/predict_labels_tweets_file", "/v1/classify", "/health"} <= set(paths)
+    assert httpx.get(f"{base_url}/docs").status_code == 200
+
+
+BAD_INPUTS = [
+    ("empty tweet", "one", {"tweet": ""}, 422, "is empty"),
+    ("whitespace tweet", "one", {"tweet": "   \t "}, 422, "is empty"),
+    ("tweet over the limit", "one", {"tweet": "x" * (MAX_TWEET_CHARS + 1)}, 422, "the limit is"),
+    ("NUL byte in tweet", "one", {"tweet": "hi\x00there"}, 422, "NUL byte"),
+    ("missing tweet parameter", "one", {}, 422, "tweet"),
+    ("invalid UTF-8 file", "file", b"ok line\n\xff\xfe bad\n", 400, "line 2 is not valid UTF-8"),
+    ("NUL byte in file", "file", b"ok\nbad\x00line\n", 422, "line 2 contains a NUL byte"),
+    ("empty file", "file", b"\n \n", 422, "holds no tweets"),
+    ("file over the size limit", "file", b"a\n" * (MAX_FILE_BYTES // 2 + 1), 413, "the limit is"),
+    ("line over the limit in file", "file", b"ok\n" + b"y" * (MAX_TWEET_CHARS + 1), 422, "line 2 is"),
+    ("texts not a list", "json", {"texts": "just a string"}, 422, "list"),
+    ("texts of wrong type", "json", {"texts": [1, 2]}, 422, "string"),
+    ("body not JSON", "raw", b"{not json", 422, "JSON"),
+    ("empty texts", "json", {"texts": []}, 422, "texts is empty"),
+    ("too many texts", "json", {"texts": ["hi"] * (MAX_BATCH_TEXTS + 1)}, 422, "the limit is"),
+    ("empty text in batch", "json", {"texts": ["fine", " "]}, 422, "texts[1] is empty"),
+]
+
+
+@pytest.mark.parametrize(("name", "kind", "payload", "status", "message"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_gets_a_clear_4xx(base_url, name, kind, payload, status, message):
+    if kind == "one":
+        response = httpx.post(f"{base_url}/predict_labels_one_tweet", params=payload)
+    elif kind == "file":
+        response = httpx.post(f"{base_url}/predict_labels_tweets_file", files={"file": ("t.txt", payload)})
+    elif kind == "json":
+        response = httpx.post(f"{base_url}/v1/classify", json=payload)
+    else:
+        response = httpx.post(f"{base_url}/v1/classify", content=payload, headers={"content-type": "application/json"})
+    assert response.status_code == status, response.text
+    assert message in response.text
+    assert httpx.get(f"{base_url}/health").json()["ready"] is True  # still up
+
+
+def test_concurrent_single_tweets_are_micro_batched(base_url):
+    before = httpx.get(f"{base_url}/metrics").text
+
+    async def burst():
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+            tweets = [f"tweet number {i} nice day" for i in range(40)]
+            responses = await asyncio.gather(
+                *(client.post("/predict_labels_one_tweet", params={"tweet": t}) for t in tweets)
+            )
+            return tweets, responses
+
+    tweets, responses = asyncio.run(burst())
+    assert [r.json()["tweet"] for r in responses] == tweets  # each answer matches its own request
+    metrics = httpx.get(f"{base_url}/metrics").text
+    assert "hatespeech_batch_size_bucket" in metrics
+    assert 'hatespeech_requests_total{path="/predict_labels_one_tweet",status="200"}' in metrics
+    assert "hatespeech_predicted_total{label=" in metrics
+    calls = _metric(metrics, "hatespeech_batch_size_count") - _metric(before, "hatespeech_batch_size_count")
+    tweets_served = _metric(metrics, "hatespeech_batch_size_sum") - _metric(before, "hatespeech_batch_size_sum")
+    assert tweets_served == 40
+    assert calls < 40, "concurrent requests shared model calls"
+
+
+def _metric(text: str, name: str) -> float:
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
