@@ -5,6 +5,8 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 # Local TweetEval copy when present; otherwise train.py downloads cardiffnlp/tweet_eval from the Hub.
 DATA_DIR ?= $(firstword $(wildcard ../shared/tweeteval/hate))
+# Optional package index for torch, e.g. https://download.pytorch.org/whl/cpu on machines without it on disk.
+TORCH_INDEX ?=
 TRAIN_ARGS ?=
 
 .PHONY: install install-dev browser train search test lint format clean serve
@@ -16,7 +18,7 @@ $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU build of torch first, so nothing below pulls a multi-GB CUDA wheel.
-	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
@@ -32,7 +34,7 @@ search: install
 
 # Debian's chromium for the browser tests (playwright drives it; it cannot download its own here).
 browser:
-	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
+	@test -n "$$CHROMIUM_PATH" || command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
 		|| echo "chromium could not be installed (not root?): the browser test will be skipped"
 
 test: install-dev browser
@@ -45,6 +47,7 @@ lint: install-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 format: install-dev
 	$(PY) -m ruff check --fix .

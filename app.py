@@ -6,14 +6,29 @@
 
 Environment: MODEL_ID, MODEL_REVISION (Hub branch/tag/commit), PORT (7860), HOST (0.0.0.0),
 NUM_THREADS (torch threads), MAX_BATCH (micro-batch size for single-tweet requests, 32).
+Without MODEL_ID, a Space built by ``python -m hatespeech.release`` reads the model id and the
+released revision from ``space_model.json`` beside this file.
 """
 
+import json
 import logging
 import os
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home from a Space or a laptop
 
 DEFAULT_MODEL = "outputs/model"
+SPACE_MODEL_FILE = Path(__file__).absolute().parent / "space_model.json"
+
+
+def configured_model() -> tuple[str, str | None]:
+    """MODEL_ID/MODEL_REVISION, else the Space's released model, else the local training output."""
+    if os.environ.get("MODEL_ID"):
+        return os.environ["MODEL_ID"], os.environ.get("MODEL_REVISION") or None
+    if SPACE_MODEL_FILE.is_file():
+        pinned = json.loads(SPACE_MODEL_FILE.read_text())
+        return pinned["model_id"], pinned.get("revision")
+    return DEFAULT_MODEL, None
 
 
 def create_app(model_id: str | None = None, revision: str | None = None):
@@ -24,8 +39,8 @@ def create_app(model_id: str | None = None, revision: str | None = None):
     from hatespeech.inference import Classifier
     from hatespeech.ui import build_demo
 
-    model_id = model_id or os.environ.get("MODEL_ID") or DEFAULT_MODEL
-    revision = revision or os.environ.get("MODEL_REVISION") or None
+    if model_id is None:
+        model_id, revision = configured_model()
     threads = int(os.environ["NUM_THREADS"]) if os.environ.get("NUM_THREADS") else None
     service = ModelService(
         lambda: Classifier(model_id, revision=revision, num_threads=threads),

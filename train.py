@@ -19,20 +19,14 @@ Multi-node: the same accelerate/torchrun command on every machine with --num_mac
 import logging
 import sys
 
-from hatespeech.config import REPO_ROOT, ConfigError, parse_config
-from hatespeech.data import DataArguments, DataError
-from hatespeech.modeling import ModelArguments
-from hatespeech.search import SearchArguments
-from hatespeech.training import TrainingArguments, train
-
-DEFAULT_CONFIG = REPO_ROOT / "configs" / "train.yaml"
+from hatespeech.config import ConfigError
+from hatespeech.data import DataError
+from hatespeech.training import parse_train_args, train
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        data_args, model_args, search_args, training_args, _ = parse_config(
-            (DataArguments, ModelArguments, SearchArguments, TrainingArguments), argv, DEFAULT_CONFIG, __doc__
-        )
+        data_args, model_args, search_args, training_args = parse_train_args(argv, __doc__)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

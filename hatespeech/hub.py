@@ -85,14 +85,14 @@ def push_folder(
                 folder_path=staging, repo_id=repo_id, revision=revision, commit_message=commit_message(folder)
             )
     except HfHubHTTPError as err:
-        raise HubError(_describe_http_error(err, repo_id)) from None
+        raise HubError(describe_http_error(err, repo_id)) from None
     except TransportError as err:
         raise HubError(f"cannot reach the Hub at {constants.ENDPOINT} ({type(err).__name__}); retry later") from None
     logger.info("Pushed %s to %s (%s)", folder, repo_id, info.oid)
     return info
 
 
-def _describe_http_error(err: HfHubHTTPError, repo_id: str) -> str:
+def describe_http_error(err: HfHubHTTPError, repo_id: str) -> str:
     status = err.response.status_code if err.response is not None else None
     if status in (401, 403):
         return (

@@ -12,7 +12,7 @@ from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
 from transformers.trainer_utils import get_last_checkpoint
 
 from hatespeech.card import describe_hardware, write_card
-from hatespeech.config import write_config
+from hatespeech.config import REPO_ROOT, parse_config, write_config
 from hatespeech.data import DataArguments, load_splits
 from hatespeech.evaluation import write_report
 from hatespeech.hub import push_folder
@@ -23,6 +23,7 @@ from hatespeech.search import SearchArguments, SearchSpace, apply_params, run_se
 logger = logging.getLogger(__name__)
 
 RUN_CONFIG = "run_config.yaml"
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "train.yaml"
 
 
 @dataclass
@@ -32,6 +33,14 @@ class TrainingArguments(transformers.TrainingArguments):
     early_stopping_patience: int = field(
         default=2, metadata={"help": "Stop after this many evaluations without a better macro-F1 (0: never)."}
     )
+
+
+def parse_train_args(argv: list[str] | None, description: str = "") -> tuple:
+    """(data, model, search, training) arguments from ``--config`` (default configs/train.yaml) and flags."""
+    *instances, _ = parse_config(
+        (DataArguments, ModelArguments, SearchArguments, TrainingArguments), argv, DEFAULT_CONFIG, description
+    )
+    return tuple(instances)
 
 
 def tokenize(splits: DatasetDict, tokenizer, max_length: int) -> DatasetDict:

@@ -12,6 +12,10 @@ from transformers import pipeline
 
 import train
 from hatespeech.config import ConfigError, parse_config
+from hatespeech.data import DataArguments
+from hatespeech.modeling import ModelArguments
+from hatespeech.search import SearchArguments
+from hatespeech.training import TrainingArguments
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,7 +88,7 @@ def test_run_is_reproducible_from_its_saved_config(train_args, tmp_path):
     assert "hub_token" not in saved
     # Loading the saved file gives back the same options.
     *_, training_args, config_path = parse_config(
-        (train.DataArguments, train.ModelArguments, train.SearchArguments, train.TrainingArguments),
+        (DataArguments, ModelArguments, SearchArguments, TrainingArguments),
         ["--config", str(tmp_path / "out" / "run_config.yaml")],
         None,
     )
@@ -99,7 +103,7 @@ def test_yaml_values_are_typed_and_cli_flags_override_them(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("learning_rate: 3e-5\nnum_train_epochs: 2\noutput_dir: from-yaml\n")
     *_, training_args, _ = parse_config(
-        (train.DataArguments, train.TrainingArguments), ["--config", str(config), "--num_train_epochs", "5"], None
+        (DataArguments, TrainingArguments), ["--config", str(config), "--num_train_epochs", "5"], None
     )
     assert training_args.learning_rate == 3e-5 and isinstance(training_args.learning_rate, float)
     assert training_args.num_train_epochs == 5
@@ -112,7 +116,7 @@ def test_unknown_yaml_option_is_a_clear_error(tmp_path, capsys):
     assert train.main(["--config", str(config)]) == 2
     assert "unknown option(s) ['learning_rat']" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="not found"):
-        parse_config((train.DataArguments,), ["--config", str(tmp_path / "missing.yaml")], None)
+        parse_config((DataArguments,), ["--config", str(tmp_path / "missing.yaml")], None)
 
 
 def test_bad_data_exits_with_one_line(train_args, tweeteval_dir, capsys):

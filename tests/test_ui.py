@@ -1,5 +1,6 @@
 """The Gradio UI: through gradio_client and through a real browser (Debian chromium + playwright)."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from serving_fixtures import serve
 import app as app_module
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "outputs" / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]  # fmt: skip
 
