@@ -5,7 +5,8 @@
     open http://localhost:7860/ (UI) and http://localhost:7860/docs (REST API)
 
 Environment: MODEL_ID, MODEL_REVISION (Hub branch/tag/commit), PORT (7860), HOST (0.0.0.0),
-NUM_THREADS (torch threads), MAX_BATCH (micro-batch size for single-tweet requests, 32).
+NUM_THREADS (torch threads), MAX_BATCH (micro-batch size for single-tweet requests, 32),
+INFERENCE_BACKEND (auto, fp32 or bf16).
 Without MODEL_ID, a Space built by ``python -m hatespeech.release`` reads the model id and the
 released revision from ``space_model.json`` beside this file.
 """
@@ -43,7 +44,9 @@ def create_app(model_id: str | None = None, revision: str | None = None):
         model_id, revision = configured_model()
     threads = int(os.environ["NUM_THREADS"]) if os.environ.get("NUM_THREADS") else None
     service = ModelService(
-        lambda: Classifier(model_id, revision=revision, num_threads=threads),
+        lambda: Classifier(
+            model_id, revision=revision, num_threads=threads, backend=os.environ.get("INFERENCE_BACKEND", "auto")
+        ),
         model_id,
         revision,
         max_batch=int(os.environ.get("MAX_BATCH", "32")),

@@ -30,6 +30,9 @@ class EvaluationArguments:
         default=None, metadata={"help": "Report folder; default <model>/eval, or outputs/eval/<org>__<name>."}
     )
     batch_size: int = field(default=64, metadata={"help": "Tweets per forward pass."})
+    backend: str = field(
+        default="auto", metadata={"help": "auto (bf16 on AMX/AVX-512-BF16 CPUs and bf16 GPUs), fp32 or bf16."}
+    )
 
 
 def default_output_dir(model: str) -> Path:
@@ -54,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    classifier = Classifier(eval_args.model, revision=eval_args.revision, batch_size=eval_args.batch_size)
+    classifier = Classifier(
+        eval_args.model, revision=eval_args.revision, batch_size=eval_args.batch_size, backend=eval_args.backend
+    )
     probabilities = classifier.predict_proba(dataset["text"], progress=True)
     output_dir = Path(eval_args.output_dir) if eval_args.output_dir else default_output_dir(eval_args.model)
     scores = write_report(
@@ -62,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"{eval_args.model} on {eval_args.split} ({len(dataset)} tweets): macro-F1 {scores['macro_f1']:.4f}, "
           f"accuracy {scores['accuracy']:.4f}, predicted hate rate {scores['pred_hate_rate']:.3f} "
-          f"(true {scores['true_hate_rate']:.3f})")  # fmt: skip
+          f"(true {scores['true_hate_rate']:.3f}); backend {classifier.backend}")  # fmt: skip
     if eval_args.split == "test":
         print(leaderboard_table(eval_args.model, scores["macro_f1"]))
     print(f"Report written to {output_dir}")

@@ -28,6 +28,7 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--text_column", default="text", help="Text column (.csv) or field (.jsonl).")
     parser.add_argument("--batch_size", type=int, default=64, help="Tweets per forward pass.")
     parser.add_argument("--chunk_size", type=int, default=4096, help="Tweets read and classified at a time.")
+    parser.add_argument("--backend", default="auto", choices=("auto", "fp32", "bf16"), help="Inference precision.")
     parser.add_argument("--num_threads", type=int, help="torch CPU threads (default: torch's choice).")
     return parser.parse_args(argv)
 

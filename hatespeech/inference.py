@@ -5,9 +5,11 @@ training did, sorts texts by length so each batch pads little, and applies the d
 threshold saved with the model (``hate_threshold`` in ``config.json``; argmax when absent).
 """
 
+import contextlib
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -19,6 +21,25 @@ from hatespeech.text import normalize_tweet
 logger = logging.getLogger(__name__)
 
 HATE = LABEL2ID["hate"]
+BACKENDS = ("auto", "fp32", "bf16")
+
+
+def cpu_has_bf16_matmul() -> bool:
+    """True on CPUs with AMX or AVX-512 BF16, where bf16 autocast is fast rather than emulated."""
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text() if cpuinfo.exists() else ""
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """``auto``: bf16 where the hardware runs it natively, fp32 elsewhere."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
+    if backend != "auto":
+        return backend
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_bf16_matmul() else "fp32"
 
 
 @dataclass(frozen=True)
@@ -45,12 +66,14 @@ class Classifier:
         max_length: int = 128,
         num_threads: int | None = None,
         device: str | None = None,
+        backend: str = "auto",
     ):
         if num_threads:
             torch.set_num_threads(num_threads)
         self.model_id, self.revision = model, revision
         self.batch_size, self.max_length = batch_size, max_length
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.backend = resolve_backend(backend, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
         self.model = AutoModelForSequenceClassification.from_pretrained(model, revision=revision)
         self.model.to(self.device).eval()
@@ -65,7 +88,7 @@ class Classifier:
         order = sorted(range(len(normalized)), key=lambda i: len(normalized[i]))
         probabilities = torch.empty((len(texts), len(self.id2label)))
         batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             for batch in tqdm(batches, desc="Predicting", unit="batch", disable=not progress):
                 encoded = self.tokenizer(
                     [normalized[i] for i in batch],
@@ -77,6 +100,11 @@ class Classifier:
                 logits = self.model(**encoded).logits.float()
                 probabilities[batch] = logits.softmax(dim=-1).cpu()
         return probabilities
+
+    def _autocast(self):
+        if self.backend == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def decide(self, probabilities: torch.Tensor) -> torch.Tensor:
         """Label ids: the saved hate threshold when the model has one, else argmax."""

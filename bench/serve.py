@@ -1,0 +1,121 @@
+"""Serving throughput and latency of app.py for single-tweet requests, with and without micro-batching.
+
+    python bench/serve.py --model outputs/model --data_dir ../shared/tweeteval/hate --seconds 15
+
+Starts `python app.py` on a loopback port for each MAX_BATCH setting, drives it with an async
+httpx client at each concurrency level (closed loop: every client sends its next tweet when the
+previous answer arrives), and reports requests/s, median and 99th-percentile latency and errors.
+The offline Classifier rate on the same tweets is measured in the same run as the reference.
+The client shares the machine's cores with the server, as a loopback test must.
+Writes bench/results/serve-<time>.json.
+"""
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import httpx
+from common import REPO_ROOT, describe, machine, markdown_table, median_seconds, save
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(model: str, max_batch: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "MODEL_ID": model, "PORT": str(port), "HOST": "127.0.0.1", "MAX_BATCH": str(max_batch)}
+    server = subprocess.Popen([sys.executable, str(REPO_ROOT / "app.py")], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).json().get("ready"):
+                return server, url
+        except httpx.TransportError:
+            time.sleep(0.5)
+    server.kill()
+    raise RuntimeError("app.py did not become ready")
+
+
+async def load(url: str, tweets: list[str], concurrency: int, seconds: float) -> dict:
+    latencies, errors = [], 0
+    stop = time.perf_counter() + seconds
+
+    async def client(offset: int):
+        nonlocal errors
+        i = offset
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            while time.perf_counter() < stop:
+                started = time.perf_counter()
+                try:
+                    response = await http.post("/predict_labels_one_tweet", params={"tweet": tweets[i % len(tweets)]})
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - started) if ok else None
+                errors += not ok
+                i += concurrency
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client(k) for k in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
+        "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 1) if latencies else None,
+        "requests": len(latencies),
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="outputs/model")
+    parser.add_argument("--data_dir", default="../shared/tweeteval/hate")
+    parser.add_argument("--seconds", type=float, default=15, help="Load duration per row.")
+    parser.add_argument("--concurrency", default="1,8,32")
+    args = parser.parse_args()
+
+    from hatespeech.data import DataArguments, load_split
+    from hatespeech.inference import Classifier
+
+    tweets = load_split(DataArguments(data_dir=args.data_dir), "test")["text"]
+    classifier = Classifier(args.model, batch_size=128)
+    offline_s, _ = median_seconds(lambda: classifier.predict_proba(tweets), 3)
+    offline = len(tweets) / offline_s
+
+    rows, results = [], []
+    for max_batch in (1, 32):
+        server, url = start_server(args.model, max_batch)
+        try:
+            for concurrency in map(int, args.concurrency.split(",")):
+                stats = asyncio.run(load(url, tweets, concurrency, args.seconds))
+                stats.update(max_batch=max_batch, concurrency=concurrency,
+                             share_of_offline=round(stats["requests_per_s"] / offline, 3))  # fmt: skip
+                results.append(stats)
+                rows.append([("micro-batching (32)" if max_batch > 1 else "no batching"), concurrency,
+                             stats["requests_per_s"], f"{100 * stats['share_of_offline']:.0f}%", stats["p50_ms"],
+                             stats["p99_ms"], stats["errors"]])  # fmt: skip
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print(f"Machine: {describe(machine())}\nOffline Classifier on the same tweets: {offline:.0f} tweets/s\n")
+    print(markdown_table(["server", "clients", "requests/s", "of offline", "p50 ms", "p99 ms", "errors"], rows))
+    print(
+        f"\nResults: {save('serve', {'model': args.model, 'offline_tweets_per_s': round(offline, 1), 'rows': results})}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Training throughput of the default model and hyperparameters: fp32 vs bf16, random vs length-grouped.
+
+    python bench/train.py --data_dir ../shared/tweeteval/hate --samples 2048
+
+Each variant trains on the same first --samples tweets (batch 32, dynamic padding, no evaluation or
+checkpoints) in the same run; the table gives training samples/s, the projected time of one epoch
+over the 9000 training tweets, and the ratio against fp32 with random batches (the baseline).
+Writes bench/results/train-<time>.json.
+"""
+
+import argparse
+import tempfile
+
+from common import describe, machine, markdown_table, save
+
+VARIANTS = {
+    "fp32, random batches (baseline)": {},
+    "bf16 autocast, random batches": {"bf16": True},
+    "fp32, length-grouped batches": {"train_sampling_strategy": "group_by_length"},
+    "bf16 autocast, length-grouped batches": {"bf16": True, "train_sampling_strategy": "group_by_length"},
+}
+EPOCH_TWEETS = 9000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data_dir", default="../shared/tweeteval/hate")
+    parser.add_argument("--samples", type=int, default=2048, help="Training tweets per variant.")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="Comma-separated subset of the rows.")
+    args = parser.parse_args()
+
+    from hatespeech.data import load_splits
+    from hatespeech.modeling import get_tokenizer
+    from hatespeech.training import make_trainer, parse_train_args, tokenize
+
+    tokenized = tokenizer = None
+    rows, results = [], []
+    for name in args.variants.split(","):
+        with tempfile.TemporaryDirectory() as output_dir:
+            flags = ["--data_dir", args.data_dir, "--output_dir", output_dir, "--max_train_samples", str(args.samples),
+                     "--num_train_epochs", "1", "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none",
+                     "--load_best_model_at_end", "false", "--early_stopping_patience", "0", "--use_cpu",
+                     "--disable_tqdm", "true", "--logging_strategy", "no"]  # fmt: skip
+            data_args, model_args, _, training_args = parse_train_args(flags)
+            for key, value in VARIANTS[name].items():
+                setattr(training_args, key, value)
+            if tokenized is None:  # the same tweets for every variant
+                tokenizer = get_tokenizer(model_args)
+                tokenized = tokenize(load_splits(data_args), tokenizer, data_args.max_seq_length)
+            metrics = make_trainer(training_args, model_args, tokenized, tokenizer).train().metrics
+        rate = metrics["train_samples_per_second"]
+        results.append({"variant": name, "samples": args.samples, "samples_per_s": rate,
+                        "projected_epoch_s": round(EPOCH_TWEETS / rate, 1)})  # fmt: skip
+    baseline = results[0]["samples_per_s"]
+    for entry in results:
+        entry["speedup"] = round(entry["samples_per_s"] / baseline, 2)
+        rows.append([entry["variant"], entry["samples_per_s"], entry["projected_epoch_s"], f"{entry['speedup']}x"])
+    print(f"Machine: {describe(machine())}\n")
+    print(markdown_table(["variant", "samples/s", "projected epoch (s)", "vs baseline"], rows))
+    print(f"\nResults: {save('train', {'samples': args.samples, 'rows': results})}")
+
+
+if __name__ == "__main__":
+    main()
