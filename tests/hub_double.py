@@ -279,17 +279,26 @@ def _handler_for(hub: HubDouble):
                 },
             )
 
-        def tree(self, method, query, repo_type, repo_id, revision, subpath=""):
+        def _files_at(self, repo_type: str, repo_id: str, revision: str) -> tuple[str, dict[str, bytes]] | None:
+            """The commit sha and files of a repo at a revision, or None after answering 404."""
             repo = self._repo(repo_type, repo_id)
             if repo is None:
-                return
+                return None
             sha = repo.resolve(revision)
             if sha is None:
-                return self._error(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+                self._error(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+                return None
+            return sha, repo.commits[sha]
+
+        def tree(self, method, query, repo_type, repo_id, revision, subpath=""):
+            found = self._files_at(repo_type, repo_id, revision)
+            if found is None:
+                return
+            _, files = found
             prefix = (subpath or "").strip("/")
             recursive = query.get("recursive", ["false"])[0].lower() == "true"
             entries, folders = [], set()
-            for path, content in sorted(repo.commits[sha].items()):
+            for path, content in sorted(files.items()):
                 if prefix and not path.startswith(prefix + "/"):
                     continue
                 rest = path[len(prefix) + 1 :] if prefix else path
@@ -306,13 +315,11 @@ def _handler_for(hub: HubDouble):
 
         def resolve(self, method, query, prefix, repo_id, revision, filename):
             repo_type = {"": "model", "datasets/": "dataset", "spaces/": "space"}[prefix or ""]
-            repo = self._repo(repo_type, repo_id)
-            if repo is None:
+            found = self._files_at(repo_type, repo_id, revision)
+            if found is None:
                 return
-            sha = repo.resolve(revision)
-            if sha is None:
-                return self._error(404, f"Invalid rev id: {revision}", "RevisionNotFound")
-            content = repo.commits[sha].get(filename)
+            sha, files = found
+            content = files.get(filename)
             if content is None:
                 return self._error(404, f"Entry not found: {filename}", "EntryNotFound")
             headers = {"X-Repo-Commit": sha, "ETag": f'"{hashlib.sha1(content).hexdigest()}"'}

@@ -1,13 +1,13 @@
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from serving_fixtures import free_port
 from transformers import pipeline
 
 import train
@@ -18,6 +18,8 @@ from hatespeech.search import SearchArguments
 from hatespeech.training import TrainingArguments
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Evaluate and checkpoint after every step, so 2-step runs exercise selection and early stopping.
+EVERY_STEP = ["--eval_strategy", "steps", "--eval_steps", "1", "--save_strategy", "steps", "--save_steps", "1"]
 
 
 def test_help_documents_every_option(capsys):
@@ -41,24 +43,7 @@ def test_help_documents_every_option(capsys):
 
 def test_two_step_run_saves_a_loadable_labelled_model(train_args, tmp_path, capsys):
     out_dir = tmp_path / "out"
-    assert (
-        train.main(
-            [
-                *train_args,
-                "--max_steps",
-                "2",
-                "--eval_strategy",
-                "steps",
-                "--eval_steps",
-                "1",
-                "--save_strategy",
-                "steps",
-                "--save_steps",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert train.main([*train_args, "--max_steps", "2", *EVERY_STEP]) == 0
     for name in (
         "model.safetensors",
         "config.json",
@@ -167,14 +152,7 @@ def test_search_with_sqlite_storage_resumes_to_three_trials(train_args, tmp_path
         "tiny",
         "--max_steps",
         "2",
-        "--eval_strategy",
-        "steps",
-        "--eval_steps",
-        "1",
-        "--save_strategy",
-        "steps",
-        "--save_steps",
-        "1",
+        *EVERY_STEP,
     ]
     assert train.main([*args, "--n_trials", "2"]) == 0
     assert _trial_rows(tmp_path / "out") == 2
@@ -194,12 +172,6 @@ def _trial_rows(output_dir: Path) -> int:
         return sum(1 for _ in csv.DictReader(handle))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _torchrun(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO_ROOT)}
     command = [
@@ -211,7 +183,7 @@ def _torchrun(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
         "--master_addr",
         "127.0.0.1",
         "--master_port",
-        str(_free_port()),
+        str(free_port()),
         str(REPO_ROOT / "train.py"),
         *args,
     ]
@@ -241,14 +213,7 @@ def test_torchrun_two_process_search_finishes_and_agrees(train_args, tmp_path):
         storage,
         "--max_steps",
         "2",
-        "--eval_strategy",
-        "steps",
-        "--eval_steps",
-        "1",
-        "--save_strategy",
-        "steps",
-        "--save_steps",
-        "1",
+        *EVERY_STEP,
     ]
     result = _torchrun(args, tmp_path)
     assert result.stdout.count("Model and results saved") == 1
