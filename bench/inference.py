@@ -53,24 +53,26 @@ def main() -> None:
     record("pipeline(list, batch_size=64)", seconds, len(subset))
 
     reference = None
-    for backend in ("fp32", "bf16"):
-        for batch_size in map(int, args.batch_sizes.split(",")):
-            classifier = Classifier(args.model, batch_size=batch_size, backend=backend)
-            out: dict = {}
+    variants = [("fp32", size, False) for size in map(int, args.batch_sizes.split(","))]
+    variants += [("bf16", size, False) for size in map(int, args.batch_sizes.split(","))]
+    variants += [("bf16", 64, True)]
+    for backend, batch_size, compiled in variants:
+        classifier = Classifier(args.model, batch_size=batch_size, backend=backend, compile=compiled)
+        out: dict = {}
 
-            def run(c=classifier, out=out):
-                out["labels"] = c.decide(c.predict_proba(texts))
+        def run(c=classifier, out=out):
+            out["labels"] = c.decide(c.predict_proba(texts))
 
-            seconds, _ = median_seconds(run, args.repeats)
-            predicted = out["labels"].numpy()
-            reference = predicted if reference is None else reference
-            record(
-                f"Classifier {backend}, length-sorted batches of {batch_size}",
-                seconds,
-                len(texts),
-                predicted,
-                reference,
-            )
+        seconds, _ = median_seconds(run, args.repeats)
+        predicted = out["labels"].numpy()
+        reference = predicted if reference is None else reference
+        record(
+            f"Classifier {backend}{' + torch.compile' if compiled else ''}, length-sorted batches of {batch_size}",
+            seconds,
+            len(texts),
+            predicted,
+            reference,
+        )
 
     baseline = results[0]["tweets_per_s"]
     for entry in results:

@@ -11,7 +11,7 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from hatespeech.config import REPO_ROOT
-from hatespeech.evaluation import PLOTS, leaderboard_table
+from hatespeech.evaluation import SHOWN_SPLITS, leaderboard_table, plot_paths
 from hatespeech.modeling import EMBEDDED_MODEL
 
 TEMPLATE = REPO_ROOT / "hub_card.md"
@@ -87,11 +87,20 @@ def card_values(folder: Path, repo_id: str | None = None, space_id: str | None =
         "scores": scores,
         "test_macro_f1": test_f1,
         "leaderboard": leaderboard_table(repo_id, test_f1) if test_f1 is not None else "",
-        "plots": {title: f"plots/{name}" for title, name in PLOTS.items() if (folder / "plots" / name).is_file()},
+        "plots": _shown_plots(folder),
         "hardware": train.get("hardware", "hardware not recorded"),
         "wall_time": f"{wall / 60:.1f} min" if wall else "not recorded",
         "world_size": train.get("world_size"),
     }
+
+
+def _shown_plots(folder: Path) -> dict[str, str]:
+    """The test split's plots, else validation's, titled by split and kind."""
+    for split in SHOWN_SPLITS:
+        paths = {f"{split} {kind}": path for kind, path in plot_paths(split).items() if (folder / path).is_file()}
+        if paths:
+            return paths
+    return {}
 
 
 def _search_summary(folder: Path) -> dict | None:

@@ -20,11 +20,14 @@ LEADERBOARD = (
     ("RoBERTa-Base", 46.6),
     ("SVM (always not-hate)", 36.7),
 )
-PLOTS = {
-    "confusion_matrix": "confusion_matrix.png",
-    "precision_recall": "precision_recall.png",
-    "reliability": "reliability.png",
-}
+PLOT_KINDS = ("confusion_matrix", "precision_recall", "reliability")
+# Splits whose plots a card or the demo shows, in order of preference.
+SHOWN_SPLITS = ("test", "validation")
+
+
+def plot_paths(split: str) -> dict[str, str]:
+    """Plot file of each kind for ``split``, relative to the report folder."""
+    return {kind: f"plots/{split}_{kind}.png" for kind in PLOT_KINDS}
 
 
 def write_report(folder: Path, split: str, references, probabilities: np.ndarray, label_ids) -> dict:
@@ -37,7 +40,7 @@ def write_report(folder: Path, split: str, references, probabilities: np.ndarray
     results[split] = scores
     results_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     write_predictions(folder / f"predictions_{split}.txt", label_ids)
-    plot_all(folder / "plots", np.asarray(references), probabilities, scores)
+    plot_all(folder, split, np.asarray(references), probabilities, scores)
     return scores
 
 
@@ -54,15 +57,16 @@ def leaderboard_table(name: str, macro_f1: float) -> str:
     return "\n".join(lines)
 
 
-def plot_all(folder: Path, references: np.ndarray, probabilities: np.ndarray, scores: dict) -> None:
-    """Confusion matrix, precision-recall curve and reliability diagram as PNG files."""
+def plot_all(folder: Path, split: str, references: np.ndarray, probabilities: np.ndarray, scores: dict) -> None:
+    """Confusion matrix, precision-recall curve and reliability diagram of one split as PNG files."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from sklearn.metrics import precision_recall_curve
 
-    folder.mkdir(parents=True, exist_ok=True)
+    paths = {kind: folder / relative for kind, relative in plot_paths(split).items()}
+    (folder / "plots").mkdir(parents=True, exist_ok=True)
     hate = probabilities[:, 1]
 
     fig, ax = plt.subplots(figsize=(4, 4))
@@ -71,8 +75,8 @@ def plot_all(folder: Path, references: np.ndarray, probabilities: np.ndarray, sc
     for (row, col), count in np.ndenumerate(matrix):
         ax.text(col, row, str(count), ha="center", va="center", color="black")
     ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["not-hate", "hate"], yticklabels=["not-hate", "hate"])
-    ax.set(xlabel="predicted", ylabel="true", title=f"macro-F1 {scores['macro_f1']:.3f}")
-    _save(fig, folder / PLOTS["confusion_matrix"])
+    ax.set(xlabel="predicted", ylabel="true", title=f"{split}: macro-F1 {scores['macro_f1']:.3f}")
+    _save(fig, paths["confusion_matrix"])
 
     fig, ax = plt.subplots(figsize=(5, 4))
     if len(set(references.tolist())) == 2:
@@ -80,9 +84,9 @@ def plot_all(folder: Path, references: np.ndarray, probabilities: np.ndarray, sc
         ax.plot(recall, precision)
     ax.axhline(scores["true_hate_rate"], linestyle="--", color="grey", label="chance")
     ax.set(xlabel="recall (hate)", ylabel="precision (hate)", xlim=(0, 1), ylim=(0, 1.02))
-    ax.set_title("Precision-recall, hate class")
+    ax.set_title(f"{split}: precision-recall, hate class")
     ax.legend()
-    _save(fig, folder / PLOTS["precision_recall"])
+    _save(fig, paths["precision_recall"])
 
     fig, ax = plt.subplots(figsize=(5, 4))
     bins = np.linspace(0, 1, 11)
@@ -96,9 +100,9 @@ def plot_all(folder: Path, references: np.ndarray, probabilities: np.ndarray, sc
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
     ax.plot(centers, observed, "o-", label="model")
     ax.set(xlabel="predicted P(hate)", ylabel="observed hate rate", xlim=(0, 1), ylim=(0, 1))
-    ax.set_title("Reliability diagram")
+    ax.set_title(f"{split}: reliability diagram")
     ax.legend()
-    _save(fig, folder / PLOTS["reliability"])
+    _save(fig, paths["reliability"])
 
 
 def _save(fig, path: Path) -> None:

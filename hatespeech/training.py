@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+import numpy as np
 import transformers
 from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
@@ -16,6 +17,7 @@ from hatespeech.config import REPO_ROOT, parse_config, write_config
 from hatespeech.data import DataArguments, load_splits
 from hatespeech.evaluation import write_report
 from hatespeech.hub import push_folder
+from hatespeech.linear_probe import check_supported, fit_head, pooled_features
 from hatespeech.metrics import compute_metrics, softmax
 from hatespeech.modeling import ModelArguments, get_model, get_tokenizer
 from hatespeech.search import SearchArguments, SearchSpace, apply_params, run_search
@@ -33,6 +35,14 @@ class TrainingArguments(transformers.TrainingArguments):
     early_stopping_patience: int = field(
         default=2, metadata={"help": "Stop after this many evaluations without a better macro-F1 (0: never)."}
     )
+    linear_probe: bool = field(
+        default=False,
+        metadata={
+            "help": "LP-FT: fit the head by logistic regression on the frozen encoder's features, then fine-tune "
+            "everything (Kumar et al. 2022)."
+        },
+    )
+    linear_probe_c: float = field(default=1.0, metadata={"help": "Inverse L2 strength of the linear probe."})
 
 
 def parse_train_args(argv: list[str] | None, description: str = "") -> tuple:
@@ -56,10 +66,19 @@ def tokenize(splits: DatasetDict, tokenizer, max_length: int) -> DatasetDict:
 def make_trainer(training_args, model_args, tokenized: DatasetDict, tokenizer) -> Trainer:
     """A Trainer whose ``model_init`` applies a search trial's model-level parameters."""
 
+    probe_features = {}  # the frozen encoder's features: the same for every trial, computed once
+
     def model_init(trial=None):
         if trial is not None:
             apply_params(trial.params, model_args)
-        return get_model(model_args)
+        model = get_model(model_args)
+        if training_args.linear_probe:
+            check_supported(model)
+            if "train" not in probe_features:
+                probe_features["train"] = pooled_features(model, tokenized["train"], tokenizer)
+            labels = np.asarray(tokenized["train"]["label"])
+            fit_head(model, probe_features["train"], labels, training_args.linear_probe_c, training_args.seed)
+        return model
 
     callbacks = []
     if training_args.early_stopping_patience > 0:

@@ -10,7 +10,7 @@ import gradio as gr
 import pandas as pd
 
 from hatespeech.api import MAX_FILE_LINES, ModelService
-from hatespeech.evaluation import PLOTS
+from hatespeech.evaluation import SHOWN_SPLITS, plot_paths
 from hatespeech.text import MAX_TWEET_CHARS
 
 logger = logging.getLogger(__name__)
@@ -67,8 +67,11 @@ def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
             )
     else:
         lines.append("\nNo evaluation results were published with this model.")
-    plots = [str(p) for name in PLOTS.values() if (p := fetch(f"plots/{name}"))]
-    return "\n".join(lines), plots
+    for split in SHOWN_SPLITS:
+        plots = [str(p) for path in plot_paths(split).values() if (p := fetch(path))]
+        if plots:
+            return "\n".join(lines), plots
+    return "\n".join(lines), []
 
 
 def build_demo(service: ModelService) -> gr.Blocks:

@@ -61,6 +61,12 @@ def test_two_step_run_saves_a_loadable_labelled_model(train_args, tmp_path, caps
     assert 0.0 <= scores["test"]["macro_f1"] <= 1.0
     assert json.loads((out_dir / "train_results.json").read_text())["world_size"] == 1
     assert "validation macro-F1" in capsys.readouterr().out
+    for split in ("validation", "test"):
+        assert (out_dir / f"predictions_{split}.txt").read_text().count("\n") == 16
+        for kind in ("confusion_matrix", "precision_recall", "reliability"):
+            assert (out_dir / "plots" / f"{split}_{kind}.png").stat().st_size > 0
+    card = (out_dir / "README.md").read_text()
+    assert "](plots/test_confusion_matrix.png)" in card and f"| test | {scores['test']['macro_f1']:.4f} |" in card
 
     classifier = pipeline("text-classification", model=str(out_dir), device="cpu")
     assert classifier("@user go back invaders")[0]["label"] in {"hate", "not-hate"}

@@ -1,5 +1,6 @@
 """The Gradio UI: through gradio_client and through a real browser (Debian chromium + playwright)."""
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -19,6 +20,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def base_url(trained_model_dir):
     with serve(app_module.create_app(str(trained_model_dir))) as url:
         yield url
+
+
+def test_model_tab_shows_recorded_scores_and_test_plots(trained_model_dir):
+    from hatespeech.ui import model_report
+
+    markdown, plots = model_report(str(trained_model_dir), None)
+    test_f1 = json.loads((trained_model_dir / "eval_results.json").read_text())["test"]["macro_f1"]
+    assert f"| test | {test_f1:.4f} |" in markdown
+    assert [Path(p).name for p in plots] == ["test_confusion_matrix.png", "test_precision_recall.png",
+                                             "test_reliability.png"]  # fmt: skip
 
 
 def test_gradio_client_predict_endpoint(base_url):
