@@ -6,6 +6,7 @@
 
 Environment: MODEL_ID, MODEL_REVISION (Hub branch/tag/commit), PORT (7860), HOST (0.0.0.0),
 NUM_THREADS (torch threads), MAX_BATCH (micro-batch size for single-tweet requests, 32),
+MAX_WAIT_MS (how long a micro-batch waits for more requests, 0),
 INFERENCE_BACKEND (auto, fp32 or bf16).
 Without MODEL_ID, a Space built by ``python -m hatespeech.release`` reads the model id and the
 released revision from ``space_model.json`` beside this file.
@@ -50,6 +51,7 @@ def create_app(model_id: str | None = None, revision: str | None = None):
         model_id,
         revision,
         max_batch=int(os.environ.get("MAX_BATCH", "32")),
+        max_wait_ms=float(os.environ.get("MAX_WAIT_MS", "0")),
     )
     return gr.mount_gradio_app(create_api(service), build_demo(service), path="/")
 

@@ -25,12 +25,12 @@ from hatespeech.training import parse_train_args, train
 
 
 def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     try:
         data_args, model_args, search_args, training_args = parse_train_args(argv, __doc__)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     try:
         scores = train(data_args, model_args, search_args, training_args)
     except DataError as err:

@@ -30,7 +30,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model: str, max_batch: int) -> tuple[subprocess.Popen, str]:
+def start_server(model: str, max_batch: int) -> tuple[subprocess.Popen, str, float]:
+    """Start app.py; returns the process, its URL and the seconds from launch to the first answer."""
+    launched = time.perf_counter()
     port = free_port()
     env = {**os.environ, "MODEL_ID": model, "PORT": str(port), "HOST": "127.0.0.1", "MAX_BATCH": str(max_batch)}
     server = subprocess.Popen([sys.executable, str(REPO_ROOT / "app.py")], env=env,
@@ -40,7 +42,8 @@ def start_server(model: str, max_batch: int) -> tuple[subprocess.Popen, str]:
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/health", timeout=2).json().get("ready"):
-                return server, url
+                httpx.post(f"{url}/predict_labels_one_tweet", params={"tweet": "first request"}, timeout=30)
+                return server, url, time.perf_counter() - launched
         except httpx.TransportError:
             time.sleep(0.5)
     server.kill()
@@ -95,9 +98,10 @@ def main() -> None:
     offline_s, _ = median_seconds(lambda: classifier.predict_proba(tweets), 3)
     offline = len(tweets) / offline_s
 
-    rows, results = [], []
+    rows, results, cold_starts = [], [], []
     for max_batch in (1, 32):
-        server, url = start_server(args.model, max_batch)
+        server, url, cold_start = start_server(args.model, max_batch)
+        cold_starts.append(round(cold_start, 1))
         try:
             for concurrency in map(int, args.concurrency.split(",")):
                 stats = asyncio.run(load(url, tweets, concurrency, args.seconds))
@@ -110,11 +114,11 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(f"Machine: {describe(machine())}\nOffline Classifier on the same tweets: {offline:.0f} tweets/s\n")
+    print(f"Machine: {describe(machine())}\nOffline Classifier on the same tweets: {offline:.0f} tweets/s")
+    print(f"Cold start, app.py launch to first answered request: {cold_starts} s\n")
     print(markdown_table(["server", "clients", "requests/s", "of offline", "p50 ms", "p99 ms", "errors"], rows))
-    print(
-        f"\nResults: {save('serve', {'model': args.model, 'offline_tweets_per_s': round(offline, 1), 'rows': results})}"
-    )
+    payload = {"model": args.model, "offline_tweets_per_s": round(offline, 1), "cold_start_s": cold_starts}
+    print(f"\nResults: {save('serve', {**payload, 'rows': results})}")
 
 
 if __name__ == "__main__":

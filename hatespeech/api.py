@@ -107,11 +107,20 @@ class Telemetry:
 class ModelService:
     """The loaded classifier, its micro-batcher and telemetry, shared by the API and the UI."""
 
-    def __init__(self, load: Callable[[], Classifier], model_id: str, revision: str | None, max_batch: int = 32):
+    def __init__(
+        self,
+        load: Callable[[], Classifier],
+        model_id: str,
+        revision: str | None,
+        max_batch: int = 32,
+        max_wait_ms: float = 0.0,
+    ):
         self.load, self.model_id, self.revision = load, model_id, revision
         self.telemetry = Telemetry()
         self.classifier: Classifier | None = None
-        self.batcher = MicroBatcher(self._classify, max_batch=max_batch, on_batch=self.telemetry.batch_size.observe)
+        self.batcher = MicroBatcher(
+            self._classify, max_batch=max_batch, max_wait_ms=max_wait_ms, on_batch=self.telemetry.batch_size.observe
+        )
 
     def _classify(self, texts: list[str]) -> list[Prediction]:
         predictions = self.classifier.classify(texts)

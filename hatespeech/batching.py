@@ -1,7 +1,9 @@
 """Micro-batching: concurrent single-tweet requests share one forward pass.
 
-Requests wait at most ``max_wait_ms`` for company, batches hold at most ``max_batch`` tweets,
-and the model runs in a worker thread so the event loop keeps accepting requests meanwhile.
+A batch takes every request already queued (at most ``max_batch``), then waits up to
+``max_wait_ms`` for more (default 0: no deliberate wait, so a lone request is not delayed; under
+load, requests queue while the model is busy and the next batch picks them all up). The model
+runs in a worker thread so the event loop keeps accepting requests meanwhile.
 """
 
 import asyncio
@@ -21,7 +23,7 @@ class MicroBatcher:
         self,
         classify: Callable[[list[str]], list[Prediction]],
         max_batch: int = 32,
-        max_wait_ms: float = 5.0,
+        max_wait_ms: float = 0.0,
         on_batch: Callable[[int], None] | None = None,
     ):
         self.classify, self.max_batch, self.max_wait = classify, max_batch, max_wait_ms / 1000
@@ -53,6 +55,8 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self.queue.get()]
+            while len(batch) < self.max_batch and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
             deadline = loop.time() + self.max_wait
             while len(batch) < self.max_batch and (remaining := deadline - loop.time()) > 0:
                 try:

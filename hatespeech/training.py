@@ -1,5 +1,6 @@
 """The Trainer run: tokenise, train with early stopping on validation macro-F1, save, score."""
 
+import dataclasses
 import json
 import logging
 import time
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+import torch
 import transformers
 from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
@@ -17,6 +19,7 @@ from hatespeech.config import REPO_ROOT, parse_config, write_config
 from hatespeech.data import DataArguments, load_splits
 from hatespeech.evaluation import write_report
 from hatespeech.hub import push_folder
+from hatespeech.inference import cpu_has_bf16_matmul
 from hatespeech.linear_probe import check_supported, fit_head, pooled_features
 from hatespeech.metrics import compute_metrics, softmax
 from hatespeech.modeling import ModelArguments, get_model, get_tokenizer
@@ -43,14 +46,34 @@ class TrainingArguments(transformers.TrainingArguments):
         },
     )
     linear_probe_c: float = field(default=1.0, metadata={"help": "Inverse L2 strength of the linear probe."})
+    auto_bf16: bool = field(
+        default=True,
+        metadata={
+            "help": "Train in bf16 mixed precision when the hardware runs it natively (AMX or AVX-512-BF16 CPUs, "
+            "bf16 GPUs) and neither --bf16 nor --fp16 is given."
+        },
+    )
 
 
 def parse_train_args(argv: list[str] | None, description: str = "") -> tuple:
     """(data, model, search, training) arguments from ``--config`` (default configs/train.yaml) and flags."""
-    *instances, _ = parse_config(
+    data_args, model_args, search_args, training_args, _ = parse_config(
         (DataArguments, ModelArguments, SearchArguments, TrainingArguments), argv, DEFAULT_CONFIG, description
     )
-    return tuple(instances)
+    return data_args, model_args, search_args, with_native_bf16(training_args)
+
+
+def with_native_bf16(args: TrainingArguments) -> TrainingArguments:
+    """Switch on bf16 where it is fast (``--auto_bf16``); ``replace`` re-runs the checks of __post_init__."""
+    if not args.auto_bf16 or args.bf16 or args.fp16:
+        return args
+    device = args.device
+    native = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_bf16_matmul()
+    if device.type not in ("cpu", "cuda") or not native:
+        return args
+    logger.info("bf16 mixed precision: the %s runs it natively (--auto_bf16 false to train in fp32)", device.type)
+    # Without a GPU, transformers accepts bf16 only together with use_cpu.
+    return dataclasses.replace(args, bf16=True, use_cpu=args.use_cpu or device.type == "cpu")
 
 
 def tokenize(splits: DatasetDict, tokenizer, max_length: int) -> DatasetDict:

@@ -25,7 +25,10 @@ EXAMPLES = [
 
 def read_batch_file(path: str) -> list[str]:
     """Tweets from a .txt (one per line) or .csv (a 'text' column, else the first column) upload."""
-    text = Path(path).read_text(encoding="utf-8", errors="strict")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise gr.Error(f"The file is not valid UTF-8 (byte {err.start}).") from None
     if path.lower().endswith(".csv"):
         rows = list(csv.DictReader(text.splitlines()))
         if not rows:
