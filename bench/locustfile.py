@@ -24,7 +24,9 @@ class TweetUser(HttpUser):
 
     @task(5)
     def one_tweet(self):
-        self.client.post("/predict_labels_one_tweet", params={"tweet": random.choice(TWEETS)})
+        self.client.post(
+            "/predict_labels_one_tweet", params={"tweet": random.choice(TWEETS)}, name="/predict_labels_one_tweet"
+        )
 
     @task(1)
     def json_batch(self):

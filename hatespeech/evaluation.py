@@ -73,7 +73,8 @@ def plot_all(folder: Path, split: str, references: np.ndarray, probabilities: np
     matrix = np.array([[scores["tn"], scores["fp"]], [scores["fn"], scores["tp"]]])
     ax.imshow(matrix, cmap="Blues")
     for (row, col), count in np.ndenumerate(matrix):
-        ax.text(col, row, str(count), ha="center", va="center", color="black")
+        dark = count > matrix.max() / 2  # white on the dark cells, black on the light ones
+        ax.text(col, row, str(count), ha="center", va="center", color="white" if dark else "black")
     ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["not-hate", "hate"], yticklabels=["not-hate", "hate"])
     ax.set(xlabel="predicted", ylabel="true", title=f"{split}: macro-F1 {scores['macro_f1']:.3f}")
     _save(fig, paths["confusion_matrix"])

@@ -135,7 +135,8 @@ def run_search(trainer, space: SearchSpace, args: SearchArguments, output_dir: s
     storage = storage_url(args, output_dir) if training_args.process_index == 0 else None
     done = finished_trials(args.study_name, storage) if training_args.process_index == 0 else None
     remaining = broadcast_from_main(max(0, args.n_trials - (done or 0)), training_args.process_index)
-    logger.info("Study %r: %s trials finished, %d to run", args.study_name, done, remaining)
+    if training_args.process_index == 0:
+        logger.info("Study %r: %d trials finished, %d to run", args.study_name, done, remaining)
     if remaining:
         trainer.hyperparameter_search(
             hp_space=space.suggest,
