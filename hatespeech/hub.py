@@ -17,6 +17,8 @@ from pathlib import Path
 from huggingface_hub import CommitInfo, HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError
 
+from hatespeech.card import render_card
+
 try:  # the HTTP client of huggingface_hub 2.x
     from httpx2 import TransportError
 except ImportError:  # huggingface_hub 1.x
@@ -37,7 +39,7 @@ def publishable_files(folder: Path) -> list[Path]:
     files = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
-        if path.is_file() and not any(relative.parts[0] == p or Path(relative.parts[0]).match(p) for p in EXCLUDED):
+        if path.is_file() and not any(Path(relative.parts[0]).match(pattern) for pattern in EXCLUDED):
             files.append(relative)
     return files
 
@@ -53,8 +55,6 @@ def commit_message(folder: Path) -> str:
 
 def stage(folder: Path, staging: Path, repo_id: str) -> None:
     """Link the publishable files into ``staging`` and render the card there for ``repo_id``."""
-    from hatespeech.card import render_card
-
     for relative in publishable_files(folder):
         target = staging / relative
         target.parent.mkdir(parents=True, exist_ok=True)
