@@ -22,6 +22,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--naive_limit", type=int, default=400, help="Tweets for the per-tweet pipeline() rows.")
     parser.add_argument("--batch_sizes", default="64,128", help="Classifier batch sizes to compare.")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (every path runs there).")
     args = parser.parse_args()
 
     import torch
@@ -45,7 +46,7 @@ def main() -> None:
             entry["test_macro_f1"] = round(f1_score(labels[: len(predicted)], predicted, average="macro"), 4)
         results.append(entry)
 
-    naive = pipeline("text-classification", model=args.model, device="cpu")
+    naive = pipeline("text-classification", model=args.model, device=args.device)
     subset = [normalize_tweet(t) for t in texts[: args.naive_limit]]
     seconds, _ = median_seconds(lambda: [naive(t) for t in subset], args.repeats)
     record("pipeline(), one call per tweet", seconds, len(subset))
@@ -57,7 +58,9 @@ def main() -> None:
     variants += [("bf16", size, False) for size in map(int, args.batch_sizes.split(","))]
     variants += [("bf16", 64, True)]
     for backend, batch_size, compiled in variants:
-        classifier = Classifier(args.model, batch_size=batch_size, backend=backend, compile=compiled)
+        classifier = Classifier(
+            args.model, batch_size=batch_size, backend=backend, compile=compiled, device=args.device
+        )
         out: dict = {}
 
         def run(c=classifier, out=out):

@@ -14,11 +14,13 @@ import tempfile
 from common import describe, machine, markdown_table, save
 
 GROUPED = ["--train_sampling_strategy", "group_by_length"]
+CUDA_ONLY = {"fp16-grouped"}
 VARIANTS = {  # name: (description, train.py flags); flags, not setattr, so __post_init__ sees them
     "fp32": ("fp32, random batches (baseline)", []),
     "bf16": ("bf16 autocast, random batches", ["--bf16"]),
     "fp32-grouped": ("fp32, length-grouped batches", GROUPED),
     "bf16-grouped": ("bf16 autocast, length-grouped batches", ["--bf16", *GROUPED]),
+    "fp16-grouped": ("fp16 autocast, length-grouped batches", ["--fp16", *GROUPED]),
 }
 EPOCH_TWEETS = 9000
 
@@ -27,8 +29,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", default="../shared/tweeteval/hate")
     parser.add_argument("--samples", type=int, default=2048, help="Training tweets per variant.")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"Comma-separated subset of {list(VARIANTS)}.")
+    parser.add_argument("--variants", default=None, help=f"Comma-separated subset of {list(VARIANTS)}.")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="Train on the CPU or one GPU.")
     args = parser.parse_args()
+    names = (
+        args.variants.split(",")
+        if args.variants
+        else [n for n in VARIANTS if args.device == "cuda" or n not in CUDA_ONLY]
+    )
 
     from hatespeech.data import load_splits
     from hatespeech.modeling import get_tokenizer
@@ -36,13 +44,14 @@ def main() -> None:
 
     tokenized = tokenizer = None
     rows, results = [], []
-    for name in args.variants.split(","):
+    for name in names:
         with tempfile.TemporaryDirectory() as output_dir:
             flags = ["--data_dir", args.data_dir, "--output_dir", output_dir, "--max_train_samples", str(args.samples),
                      "--num_train_epochs", "1", "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none",
-                     "--load_best_model_at_end", "false", "--early_stopping_patience", "0", "--use_cpu",
+                     "--load_best_model_at_end", "false", "--early_stopping_patience", "0",
                      "--disable_tqdm", "true", "--logging_strategy", "no", "--auto_bf16", "false"]  # fmt: skip
             description, extra_flags = VARIANTS[name]
+            extra_flags = [*extra_flags, *(["--use_cpu"] if args.device == "cpu" else [])]
             data_args, model_args, _, training_args = parse_train_args([*flags, *extra_flags])
             if tokenized is None:  # the same tweets for every variant
                 tokenizer = get_tokenizer(model_args)
