@@ -24,6 +24,13 @@ class ModelArguments:
         },
     )
     model_revision: str | None = field(default=None, metadata={"help": "Hub revision (branch, tag or commit)."})
+    freeze_layers: int = field(
+        default=0,
+        metadata={
+            "help": "Freeze the embeddings and the first N encoder layers during fine-tuning (0: train all; "
+            "-1: the whole encoder, i.e. train the head only)."
+        },
+    )
 
 
 def resolve_model_path(name_or_path: str) -> str:
@@ -42,10 +49,26 @@ def get_tokenizer(args: ModelArguments):
 
 def get_model(args: ModelArguments) -> PreTrainedModel:
     """The encoder with a fresh two-way classification head labelled not-hate / hate."""
-    return AutoModelForSequenceClassification.from_pretrained(
+    model = AutoModelForSequenceClassification.from_pretrained(
         resolve_model_path(args.model_name_or_path),
         revision=args.model_revision,
         num_labels=len(ID2LABEL),
         id2label=ID2LABEL,
         label2id=LABEL2ID,
     )
+    if args.freeze_layers:
+        freeze_lower_layers(model, args.freeze_layers)
+    return model
+
+
+def freeze_lower_layers(model: PreTrainedModel, count: int) -> None:
+    """Stop gradients to the embeddings and the first ``count`` layers (all of them for -1)."""
+    encoder = model.base_model
+    layers = encoder.encoder.layer
+    frozen = [encoder.embeddings, *layers[: len(layers) if count < 0 else count]]
+    if count < 0 and getattr(encoder, "pooler", None) is not None:
+        frozen.append(encoder.pooler)
+    for module in frozen:
+        module.requires_grad_(False)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    logger.info("Froze the embeddings and %s encoder layers: %d parameters train", count, trainable)
