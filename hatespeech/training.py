@@ -86,14 +86,16 @@ def tokenize(splits: DatasetDict, tokenizer, max_length: int) -> DatasetDict:
     )
 
 
-def make_trainer(training_args, model_args, tokenized: DatasetDict, tokenizer) -> Trainer:
-    """A Trainer whose ``model_init`` applies a search trial's model-level parameters."""
+def make_trainer(training_args, model_args, tokenized: DatasetDict, tokenizer, hp_space=None) -> Trainer:
+    """A Trainer whose ``model_init`` applies a search trial's model-level parameters (from ``hp_space``)."""
 
     probe_features = {}  # the frozen encoder's features: the same for every trial, computed once
 
     def model_init(trial=None):
-        if trial is not None:
-            apply_params(trial.params, model_args)
+        # The Trainer builds the model before it samples the trial's parameters, so they are asked
+        # for here (Optuna returns the same value when asked twice; FixedTrial on other DDP ranks too).
+        if trial is not None and hp_space is not None:
+            apply_params(hp_space(trial), model_args)
         model = get_model(model_args)
         if training_args.linear_probe:
             check_supported(model)
@@ -153,7 +155,7 @@ def train(
     search_summary = None
     if search_args.search:
         space = SearchSpace.from_yaml(search_args.search_space, _option_names(training_args, model_args))
-        search_trainer = make_trainer(training_args, model_args, tokenized, tokenizer)
+        search_trainer = make_trainer(training_args, model_args, tokenized, tokenizer, hp_space=space.suggest)
         best_params = run_search(search_trainer, space, search_args, training_args.output_dir)
         logger.info("Best trial parameters: %s", best_params)
         apply_params(best_params, training_args, model_args)

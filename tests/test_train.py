@@ -15,7 +15,7 @@ import train
 from hatespeech.config import ConfigError, parse_config
 from hatespeech.data import DataArguments
 from hatespeech.modeling import ModelArguments
-from hatespeech.search import SearchArguments
+from hatespeech.search import SearchArguments, SearchSpace
 from hatespeech.training import TrainingArguments
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -250,3 +250,21 @@ def test_training_with_frozen_layers_leaves_them_unchanged(train_args, tiny_mode
     assert torch.equal(before[key], after[f"bert.{key}"])
     top = "encoder.layer.1.attention.self.query.weight"
     assert not torch.equal(before[top], after[f"bert.{top}"])
+
+
+def test_model_init_applies_a_trials_model_parameters_before_they_are_sampled(train_args):
+    """The Trainer builds the model before it samples the trial: model_init must ask the space itself."""
+    import optuna
+
+    from hatespeech.data import load_splits
+    from hatespeech.modeling import get_tokenizer
+    from hatespeech.training import make_trainer, parse_train_args, tokenize
+
+    data_args, model_args, _, training_args = parse_train_args(train_args)
+    tokenizer = get_tokenizer(model_args)
+    tokenized = tokenize(load_splits(data_args), tokenizer, data_args.max_seq_length)
+    space = SearchSpace(params={"freeze_layers": {"type": "int", "low": 0, "high": 2}})
+    trainer = make_trainer(training_args, model_args, tokenized, tokenizer, hp_space=space.suggest)
+    model = trainer.call_model_init(optuna.trial.FixedTrial({"freeze_layers": 1}))  # nothing suggested yet
+    assert not any(p.requires_grad for p in model.bert.encoder.layer[0].parameters())
+    assert all(p.requires_grad for p in model.bert.encoder.layer[1].parameters())
