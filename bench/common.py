@@ -1,7 +1,6 @@
 """Shared benchmark helpers: machine description, repeated timing, markdown tables, JSON results."""
 
 import json
-import platform
 import statistics
 import sys
 import time
@@ -18,14 +17,9 @@ def machine() -> dict:
     import torch
     import transformers
 
-    cpu, flags = platform.processor(), set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
+    from hatespeech.hardware import cpu_info
+
+    cpu, flags = cpu_info()
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile")
     return {
         "cpu": cpu,

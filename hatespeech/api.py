@@ -128,9 +128,13 @@ class ModelService:
         return predictions
 
     def classify(self, texts: list[str]) -> list[Prediction]:
-        """Synchronous path for the Gradio UI (which runs handlers in its own threads)."""
+        """A ready-made batch, counted once: synchronous for the Gradio UI's worker threads."""
         self.telemetry.batch_size.observe(len(texts))
         return self._classify(texts)
+
+    async def classify_batch(self, texts: list[str]) -> list[Prediction]:
+        """A ready-made batch from a REST request, run in the inference worker off the event loop."""
+        return await self.batcher.run_in_worker(self.classify, texts)
 
     @property
     def ready(self) -> bool:
@@ -173,8 +177,7 @@ def create_api(service: ModelService) -> FastAPI:
         file: Annotated[UploadFile, File(description="UTF-8 text, one tweet per line")],
     ):
         tweets = read_tweets_file(await file.read(MAX_FILE_BYTES + 1))
-        service.telemetry.batch_size.observe(len(tweets))
-        predictions = await service.batcher.run_in_worker(tweets)
+        predictions = await service.classify_batch(tweets)
         return [TweetPrediction(tweet=t, **_as_dict(p)) for t, p in zip(tweets, predictions, strict=True)]
 
     @api.post("/v1/classify", response_model=ClassifyResponse)
@@ -184,8 +187,7 @@ def create_api(service: ModelService) -> FastAPI:
         if len(request.texts) > MAX_BATCH_TEXTS:
             raise HTTPException(422, f"{len(request.texts)} texts; the limit is {MAX_BATCH_TEXTS} per request")
         texts = [check_tweet(text, f"texts[{i}]") for i, text in enumerate(request.texts)]
-        service.telemetry.batch_size.observe(len(texts))
-        predictions = await service.batcher.run_in_worker(texts)
+        predictions = await service.classify_batch(texts)
         return ClassifyResponse(predictions=[PredictionOut(**_as_dict(p)) for p in predictions])
 
     @api.get("/health", response_model=Health)

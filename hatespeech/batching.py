@@ -47,9 +47,9 @@ class MicroBatcher:
         await self.queue.put((text, future))
         return await future
 
-    async def run_in_worker(self, texts: list[str]) -> list[Prediction]:
-        """Classify a list directly (already a batch), still off the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self.classify, texts)
+    async def run_in_worker(self, classify: Callable[[list[str]], list[Prediction]], texts: list[str]):
+        """Run ``classify(texts)`` in the single inference thread, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, classify, texts)
 
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -69,7 +69,7 @@ class MicroBatcher:
         if self.on_batch:
             self.on_batch(len(batch))
         try:
-            results = await self.run_in_worker([text for text, _ in batch])
+            results = await self.run_in_worker(self.classify, [text for text, _ in batch])
         except Exception as err:  # deliver the failure to every waiting request
             logger.exception("Inference failed for a batch of %d", len(batch))
             for _, future in batch:

@@ -2,11 +2,9 @@
 
 import csv
 import json
-import platform
 import statistics
 from pathlib import Path
 
-import torch
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -33,20 +31,6 @@ MINILM_CITATION = """@inproceedings{reimers2019sentencebert,
   booktitle = {Advances in Neural Information Processing Systems},
   year = {2020}
 }"""
-
-
-def describe_hardware() -> str:
-    """A one-line description of the machine that trained the model."""
-    if torch.cuda.is_available():
-        return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"CPU: {cpu}, {torch.get_num_threads()} threads"
 
 
 def base_model_hub_id(name_or_path: str) -> str | None:

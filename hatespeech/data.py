@@ -100,10 +100,7 @@ def load_split(args: DataArguments, split: str) -> Dataset:
             raise DataError(f"no --{split}_file given for the {split} split")
         return read_table(Path(path), args.text_column, args.label_column)
     if args.resolved_data_dir():
-        folder = Path(args.resolved_data_dir())
-        read_mapping(folder / "mapping.txt")
-        prefix = TWEETEVAL_PREFIXES[split]
-        return read_tweeteval_split(folder / f"{prefix}_text.txt", folder / f"{prefix}_labels.txt")
+        return load_tweeteval_dir(args.resolved_data_dir(), splits=(split,))[split]
     splits = load_hub_dataset(args.dataset_name, args.dataset_config)
     if split not in splits:
         raise DataError(f"Hub dataset {args.dataset_name!r} has no {split} split")
@@ -120,20 +117,21 @@ def _truncate(splits: DatasetDict, max_train: int | None, max_eval: int | None) 
 # --- TweetEval folder -------------------------------------------------------------------------
 
 
-def load_tweeteval_dir(folder: str | os.PathLike) -> DatasetDict:
-    """Read a folder in TweetEval's own layout; ``test_*`` files are optional."""
+def load_tweeteval_dir(folder: str | os.PathLike, splits=tuple(TWEETEVAL_PREFIXES)) -> DatasetDict:
+    """Read ``splits`` of a folder in TweetEval's own layout; ``test_*`` files are optional."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: no such data folder. {HOW_TO_PROVIDE_DATA}")
     read_mapping(folder / "mapping.txt")
-    splits = {}
-    for split, prefix in TWEETEVAL_PREFIXES.items():
+    loaded = {}
+    for split in splits:
+        prefix = TWEETEVAL_PREFIXES[split]
         text_path, label_path = folder / f"{prefix}_text.txt", folder / f"{prefix}_labels.txt"
-        if split == "test" and not text_path.exists() and not label_path.exists():
+        if split == "test" and len(splits) > 1 and not text_path.exists() and not label_path.exists():
             logger.warning("%s has no test split; only validation scores will be reported", folder)
             continue
-        splits[split] = read_tweeteval_split(text_path, label_path)
-    return DatasetDict(splits)
+        loaded[split] = read_tweeteval_split(text_path, label_path)
+    return DatasetDict(loaded)
 
 
 def read_mapping(path: Path) -> None:

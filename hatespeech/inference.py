@@ -8,26 +8,19 @@ threshold saved with the model (``hate_threshold`` in ``config.json``; argmax wh
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hatespeech import LABEL2ID
+from hatespeech.hardware import cpu_has_bf16_matmul
 from hatespeech.text import normalize_tweet
 
 logger = logging.getLogger(__name__)
 
 HATE = LABEL2ID["hate"]
 BACKENDS = ("auto", "fp32", "bf16")
-
-
-def cpu_has_bf16_matmul() -> bool:
-    """True on CPUs with AMX or AVX-512 BF16, where bf16 autocast is fast rather than emulated."""
-    cpuinfo = Path("/proc/cpuinfo")
-    flags = cpuinfo.read_text() if cpuinfo.exists() else ""
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:

@@ -49,16 +49,17 @@ def pooled_features(model: PreTrainedModel, dataset: Dataset, tokenizer, batch_s
     return torch.cat(features).numpy()
 
 
-def fit_head(model: PreTrainedModel, features: np.ndarray, labels: np.ndarray, c: float, seed: int) -> float:
-    """Set the 2-way head to a logistic regression fitted on ``features``; returns its train accuracy."""
+def fit_probe(features: np.ndarray, labels: np.ndarray, c: float, seed: int) -> LogisticRegression:
+    """The logistic regression on frozen features that the head starts from."""
     probe = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(features, labels)
+    logger.info("Linear probe (C=%g): train accuracy %.4f", c, probe.score(features, labels))
+    return probe
+
+
+def set_head(model: PreTrainedModel, probe: LogisticRegression) -> None:
+    """Make the 2-way head compute the probe: softmax over (-z/2, z/2) is sigmoid(z), z = w.x + b."""
     weight = torch.tensor(probe.coef_[0], dtype=torch.float32)
     bias = float(probe.intercept_[0])
-    classifier = model.classifier
     with torch.no_grad():
-        # softmax over (-z/2, z/2) equals the regression's sigmoid(z), z = w.x + b.
-        classifier.weight.copy_(torch.stack([-weight / 2, weight / 2]))
-        classifier.bias.copy_(torch.tensor([-bias / 2, bias / 2]))
-    accuracy = probe.score(features, labels)
-    logger.info("Linear probe (C=%g): train accuracy %.4f", c, accuracy)
-    return accuracy
+        model.classifier.weight.copy_(torch.stack([-weight / 2, weight / 2]))
+        model.classifier.bias.copy_(torch.tensor([-bias / 2, bias / 2]))

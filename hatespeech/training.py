@@ -14,13 +14,13 @@ from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from hatespeech.card import describe_hardware, write_card
+from hatespeech.card import write_card
 from hatespeech.config import REPO_ROOT, parse_config, write_config
 from hatespeech.data import DataArguments, load_splits
 from hatespeech.evaluation import write_report
+from hatespeech.hardware import cpu_has_bf16_matmul, describe_hardware
 from hatespeech.hub import push_folder
-from hatespeech.inference import cpu_has_bf16_matmul
-from hatespeech.linear_probe import check_supported, fit_head, pooled_features
+from hatespeech.linear_probe import check_supported, fit_probe, pooled_features, set_head
 from hatespeech.metrics import compute_metrics, softmax
 from hatespeech.modeling import ModelArguments, get_model, get_tokenizer
 from hatespeech.search import SearchArguments, SearchSpace, apply_params, run_search
@@ -89,7 +89,9 @@ def tokenize(splits: DatasetDict, tokenizer, max_length: int) -> DatasetDict:
 def make_trainer(training_args, model_args, tokenized: DatasetDict, tokenizer, hp_space=None) -> Trainer:
     """A Trainer whose ``model_init`` applies a search trial's model-level parameters (from ``hp_space``)."""
 
-    probe_features = {}  # the frozen encoder's features: the same for every trial, computed once
+    # The frozen encoder's features are the same for every trial, and the Trainer calls model_init
+    # twice per run (at construction and in train()): compute the features and each probe once.
+    probe_features, probes = {}, {}
 
     def model_init(trial=None):
         # The Trainer builds the model before it samples the trial's parameters, so they are asked
@@ -101,8 +103,11 @@ def make_trainer(training_args, model_args, tokenized: DatasetDict, tokenizer, h
             check_supported(model)
             if "train" not in probe_features:
                 probe_features["train"] = pooled_features(model, tokenized["train"], tokenizer)
-            labels = np.asarray(tokenized["train"]["label"])
-            fit_head(model, probe_features["train"], labels, training_args.linear_probe_c, training_args.seed)
+            key = (training_args.linear_probe_c, training_args.seed)
+            if key not in probes:
+                labels = np.asarray(tokenized["train"]["label"])
+                probes[key] = fit_probe(probe_features["train"], labels, *key)
+            set_head(model, probes[key])
         return model
 
     callbacks = []

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from hatespeech.inference import Classifier, cpu_has_bf16_matmul, resolve_backend
+from hatespeech.hardware import cpu_has_bf16_matmul
+from hatespeech.inference import Classifier, resolve_backend
 
 
 def test_classifier_keeps_input_order_and_normalises(trained_model_dir):
