@@ -6,7 +6,8 @@
 
 Environment: MODEL_ID, MODEL_REVISION (Hub branch/tag/commit), PORT (7860), HOST (0.0.0.0),
 NUM_THREADS (torch threads), MAX_BATCH (micro-batch size for single-tweet requests, 32),
-MAX_WAIT_MS (how long a micro-batch waits for more requests, 0),
+MAX_WAIT_MS (how long a micro-batch waits for more requests, 0), MAX_BATCH_TOKENS (padded tokens
+per model call, 4096; a batch over it is split into groups of similar length),
 INFERENCE_BACKEND (auto, fp32 or bf16).
 Without MODEL_ID, a Space built by ``python -m hatespeech.release`` reads the model id and the
 released revision from ``space_model.json`` beside this file.
@@ -46,7 +47,11 @@ def create_app(model_id: str | None = None, revision: str | None = None):
     threads = int(os.environ["NUM_THREADS"]) if os.environ.get("NUM_THREADS") else None
     service = ModelService(
         lambda: Classifier(
-            model_id, revision=revision, num_threads=threads, backend=os.environ.get("INFERENCE_BACKEND", "auto")
+            model_id,
+            revision=revision,
+            num_threads=threads,
+            backend=os.environ.get("INFERENCE_BACKEND", "auto"),
+            max_batch_tokens=int(os.environ.get("MAX_BATCH_TOKENS", "4096")),
         ),
         model_id,
         revision,

@@ -29,7 +29,7 @@ class EvaluationArguments:
     output_dir: str | None = field(
         default=None, metadata={"help": "Report folder; default <model>/eval, or outputs/eval/<org>__<name>."}
     )
-    batch_size: int = field(default=64, metadata={"help": "Tweets per forward pass."})
+    batch_size: int = field(default=128, metadata={"help": "Most tweets per forward pass."})
     backend: str = field(
         default="auto", metadata={"help": "auto (bf16 on AMX/AVX-512-BF16 CPUs and bf16 GPUs), fp32 or bf16."}
     )

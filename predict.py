@@ -26,7 +26,8 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--output", required=True, type=Path, help="Where to write the predictions.")
     parser.add_argument("--format", default="csv", choices=("csv", "tweeteval"), help="Output format.")
     parser.add_argument("--text_column", default="text", help="Text column (.csv) or field (.jsonl).")
-    parser.add_argument("--batch_size", type=int, default=64, help="Tweets per forward pass.")
+    parser.add_argument("--batch_size", type=int, default=128, help="Most tweets per forward pass.")
+    parser.add_argument("--max_batch_tokens", type=int, default=4096, help="Most padded tokens per forward pass.")
     parser.add_argument("--chunk_size", type=int, default=4096, help="Tweets read and classified at a time.")
     parser.add_argument("--backend", default="auto", choices=("auto", "fp32", "bf16"), help="Inference precision.")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (~30 s warm-up; big files).")
@@ -44,7 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     from hatespeech.tweet_files import PredictionWriter, count_lines, read_records
 
     classifier = Classifier(
-        args.model, revision=args.revision, batch_size=args.batch_size, num_threads=args.num_threads
+        args.model,
+        revision=args.revision,
+        batch_size=args.batch_size,
+        max_batch_tokens=args.max_batch_tokens,
+        num_threads=args.num_threads,
+        backend=args.backend,
+        compile=args.compile,
     )
     writer = PredictionWriter(args.output, args.format)
     bad = 0

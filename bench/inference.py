@@ -22,6 +22,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--naive_limit", type=int, default=400, help="Tweets for the per-tweet pipeline() rows.")
     parser.add_argument("--batch_sizes", default="64,128", help="Classifier batch sizes to compare.")
+    parser.add_argument("--max_batch_tokens", type=int, default=4096, help="Padded-token cap per Classifier batch.")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (every path runs there).")
     args = parser.parse_args()
 
@@ -59,7 +60,12 @@ def main() -> None:
     variants += [("bf16", 64, True)]
     for backend, batch_size, compiled in variants:
         classifier = Classifier(
-            args.model, batch_size=batch_size, backend=backend, compile=compiled, device=args.device
+            args.model,
+            batch_size=batch_size,
+            max_batch_tokens=args.max_batch_tokens,
+            backend=backend,
+            compile=compiled,
+            device=args.device,
         )
         out: dict = {}
 
@@ -70,7 +76,8 @@ def main() -> None:
         predicted = out["labels"].numpy()
         reference = predicted if reference is None else reference
         record(
-            f"Classifier {backend}{' + torch.compile' if compiled else ''}, length-sorted batches of {batch_size}",
+            f"Classifier {backend}{' + torch.compile' if compiled else ''}, batches of <= {batch_size} tweets "
+            f"and <= {args.max_batch_tokens} padded tokens",
             seconds,
             len(texts),
             predicted,

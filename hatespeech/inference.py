@@ -1,8 +1,9 @@
 """The inference core: every front end classifies through :class:`Classifier`.
 
 It loads a model from a local folder or a Hub id (+ revision), normalises tweets exactly as
-training did, sorts texts by length so each batch pads little, and applies the decision
-threshold saved with the model (``hate_threshold`` in ``config.json``; argmax when absent).
+training did, groups texts of similar token length so each batch pads little (and caps the padded
+tokens per batch, so a long tweet does not pad a whole batch of short ones), and applies the
+decision threshold saved with the model (``hate_threshold`` in ``config.json``; argmax when absent).
 """
 
 import logging
@@ -34,6 +35,17 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return "bf16" if cpu_has_bf16_matmul() else "fp32"
 
 
+def length_batches(lengths: list[int], max_size: int, max_tokens: int) -> list[list[int]]:
+    """Indices in length order, cut so a batch has at most ``max_size`` texts and ``max_tokens`` padded tokens."""
+    batches: list[list[int]] = []
+    for index in sorted(range(len(lengths)), key=lengths.__getitem__):
+        # Ascending lengths: this text sets the batch's padded length if it joins.
+        if not batches or len(batches[-1]) == max_size or (len(batches[-1]) + 1) * lengths[index] > max_tokens:
+            batches.append([])
+        batches[-1].append(index)
+    return batches
+
+
 @dataclass(frozen=True)
 class Prediction:
     """One tweet's result: the label, its probability, and both class probabilities."""
@@ -54,7 +66,8 @@ class Classifier:
         self,
         model: str,
         revision: str | None = None,
-        batch_size: int = 64,
+        batch_size: int = 128,
+        max_batch_tokens: int = 4096,
         max_length: int = 128,
         num_threads: int | None = None,
         device: str | None = None,
@@ -64,7 +77,7 @@ class Classifier:
         if num_threads:
             torch.set_num_threads(num_threads)
         self.model_id, self.revision = model, revision
-        self.batch_size, self.max_length = batch_size, max_length
+        self.batch_size, self.max_batch_tokens, self.max_length = batch_size, max_batch_tokens, max_length
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.backend = resolve_backend(backend, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
@@ -83,20 +96,15 @@ class Classifier:
         """Class probabilities, shape (len(texts), 2), in input order."""
         if not texts:
             return torch.empty((0, len(self.id2label)))
-        normalized = [normalize_tweet(text) for text in texts]
-        order = sorted(range(len(normalized)), key=lambda i: len(normalized[i]))
+        encoded = self.tokenizer([normalize_tweet(text) for text in texts], truncation=True, max_length=self.max_length)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        batches = length_batches(lengths, self.batch_size, self.max_batch_tokens)
         probabilities = torch.empty((len(texts), len(self.id2label)))
-        batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
         with torch.inference_mode():
             for batch in tqdm(batches, desc="Predicting", unit="batch", disable=not progress):
-                encoded = self.tokenizer(
-                    [normalized[i] for i in batch],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                ).to(self.device)
-                logits = self.model(**encoded).logits.float()
+                features = {name: [values[i] for i in batch] for name, values in encoded.items()}
+                inputs = self.tokenizer.pad(features, return_tensors="pt").to(self.device)
+                logits = self.model(**inputs).logits.float()
                 probabilities[batch] = logits.softmax(dim=-1).cpu()
         return probabilities
 

@@ -101,9 +101,11 @@ def test_concurrent_single_tweets_are_micro_batched(base_url):
 
     tweets, responses = asyncio.run(burst())
     assert [r.json()["tweet"] for r in responses] == tweets  # each answer matches its own request
+    assert httpx.post(f"{base_url}/predict_labels_one_tweet", params={"tweet": " "}).status_code == 422
     metrics = httpx.get(f"{base_url}/metrics").text
     assert "hatespeech_batch_size_bucket" in metrics
     assert 'hatespeech_requests_total{path="/predict_labels_one_tweet",status="200"}' in metrics
+    assert 'hatespeech_requests_total{path="/predict_labels_one_tweet",status="422"}' in metrics
     assert "hatespeech_predicted_total{label=" in metrics
     calls = _metric(metrics, "hatespeech_batch_size_count") - _metric(before, "hatespeech_batch_size_count")
     tweets_served = _metric(metrics, "hatespeech_batch_size_sum") - _metric(before, "hatespeech_batch_size_sum")

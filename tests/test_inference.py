@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from hatespeech.hardware import cpu_has_bf16_matmul
-from hatespeech.inference import Classifier, resolve_backend
+from hatespeech.inference import Classifier, length_batches, resolve_backend
 
 
 def test_classifier_keeps_input_order_and_normalises(trained_model_dir):
@@ -16,6 +16,22 @@ def test_classifier_keeps_input_order_and_normalises(trained_model_dir):
     predictions = classifier.classify(texts)
     assert [p.label for p in predictions] == [classifier.id2label[int(i)] for i in shuffled.argmax(-1)]
     assert classifier.classify([]) == []
+
+
+def test_length_batches_cap_texts_and_padded_tokens():
+    lengths = [30, 5, 128, 6, 7, 31, 29, 8]
+    batches = length_batches(lengths, max_size=3, max_tokens=64)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    assert [[lengths[i] for i in batch] for batch in batches] == [[5, 6, 7], [8, 29], [30, 31], [128]]
+    for batch in batches:  # a lone text longer than the budget still gets a batch of its own
+        assert len(batch) <= 3 and (len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 64)
+
+
+def test_token_budget_does_not_change_results(trained_model_dir):
+    texts = [("word " * n).strip() for n in (1, 40, 3, 25, 2, 60, 7)]
+    one_batch = Classifier(str(trained_model_dir), backend="fp32", max_batch_tokens=10_000).predict_proba(texts)
+    split = Classifier(str(trained_model_dir), backend="fp32", max_batch_tokens=64).predict_proba(texts)
+    assert torch.allclose(one_batch, split, atol=1e-5)
 
 
 def test_bf16_backend_agrees_with_fp32(trained_model_dir):

@@ -66,3 +66,17 @@ def test_missing_input_and_missing_column(trained_model_dir, tmp_path, capsys):
         predict.main(["--model", str(trained_model_dir), "--input", str(source), "--output", str(tmp_path / "o")]) == 2
     )
     assert "no 'text' column" in capsys.readouterr().err
+
+
+def test_backend_options_reach_the_classifier(trained_model_dir, tmp_path):
+    source = tmp_path / "tweets.txt"
+    source.write_text("nice sunny day\ngo back invaders\n")
+    common = ["--model", str(trained_model_dir), "--input", str(source)]
+    p_hate = {}
+    for backend in ("fp32", "bf16"):
+        out = tmp_path / f"{backend}.csv"
+        assert predict.main([*common, "--output", str(out), "--backend", backend, "--max_batch_tokens", "8"]) == 0
+        p_hate[backend] = [float(row["p_hate"]) for row in _rows(out)]
+    # bf16 rounds differently from fp32: identical probabilities would mean --backend was ignored.
+    assert p_hate["fp32"] != p_hate["bf16"]
+    assert all(abs(a - b) < 0.02 for a, b in zip(p_hate["fp32"], p_hate["bf16"], strict=True))
