@@ -12,7 +12,7 @@ import torch
 import transformers
 from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import IntervalStrategy, get_last_checkpoint
 
 from hatespeech.card import write_card
 from hatespeech.config import REPO_ROOT, parse_config, write_config
@@ -111,7 +111,9 @@ def make_trainer(training_args, model_args, tokenized: DatasetDict, tokenizer, h
         return model
 
     callbacks = []
-    if training_args.early_stopping_patience > 0:
+    if training_args.early_stopping_patience > 0 and training_args.eval_strategy == IntervalStrategy.NO:
+        logger.warning("--eval_strategy no: early stopping is off (it needs validation scores)")
+    elif training_args.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
     return Trainer(
         model_init=model_init,

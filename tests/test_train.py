@@ -91,6 +91,13 @@ def test_run_is_reproducible_from_its_saved_config(train_args, tmp_path):
     assert first["validation"]["macro_f1"] == second["validation"]["macro_f1"]
 
 
+def test_training_without_evaluation_turns_early_stopping_off(train_args, tmp_path, caplog):
+    no_eval = ["--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false"]
+    assert train.main([*train_args, "--max_steps", "1", *no_eval]) == 0
+    assert "early stopping is off" in caplog.text
+    assert json.loads((tmp_path / "out" / "eval_results.json").read_text())["test"]["macro_f1"] >= 0
+
+
 def test_yaml_values_are_typed_and_cli_flags_override_them(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("learning_rate: 3e-5\nnum_train_epochs: 2\noutput_dir: from-yaml\n")
