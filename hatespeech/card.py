@@ -75,6 +75,7 @@ def card_values(folder: Path, repo_id: str | None = None, space_id: str | None =
         "hardware": train.get("hardware", "hardware not recorded"),
         "wall_time": f"{wall / 60:.1f} min" if wall else "not recorded",
         "world_size": train.get("world_size"),
+        "decision_threshold": train.get("decision_threshold"),
     }
 
 

@@ -21,9 +21,10 @@ from hatespeech.evaluation import write_report
 from hatespeech.hardware import cpu_has_bf16_matmul, describe_hardware
 from hatespeech.hub import push_folder
 from hatespeech.linear_probe import check_supported, fit_probe, pooled_features, set_head
-from hatespeech.metrics import compute_metrics, softmax
+from hatespeech.metrics import compute_metrics, score, softmax
 from hatespeech.modeling import ModelArguments, get_model, get_tokenizer
 from hatespeech.search import SearchArguments, SearchSpace, apply_params, run_search
+from hatespeech.threshold import HATE, best_threshold, fold_into_head, shift_logits
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,13 @@ class TrainingArguments(transformers.TrainingArguments):
         },
     )
     linear_probe_c: float = field(default=1.0, metadata={"help": "Inverse L2 strength of the linear probe."})
+    tune_threshold: bool = field(
+        default=False,
+        metadata={
+            "help": "After training, choose the hate-probability threshold with the best validation macro-F1 and "
+            "fold it into the head's bias (so pipeline() applies it too)."
+        },
+    )
     auto_bf16: bool = field(
         default=True,
         metadata={
@@ -171,16 +179,22 @@ def train(
     trainer = make_trainer(training_args, model_args, tokenized, tokenizer)
     train_result = trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
     # predict(), not evaluate(): the final scores must never reach early stopping or checkpoint choice.
-    predictions = {split: trainer.predict(tokenized[split]) for split in ("validation", "test") if split in tokenized}
+    outputs = {split: trainer.predict(tokenized[split]) for split in ("validation", "test") if split in tokenized}
+    logits = {split: output.predictions for split, output in outputs.items()}
+    threshold = None
+    if training_args.tune_threshold and "validation" in outputs:
+        threshold = best_threshold(outputs["validation"].label_ids, softmax(logits["validation"])[:, HATE])
+        fold_into_head(trainer.model, threshold)
+        logits = {split: shift_logits(values, threshold) for split, values in logits.items()}
+    probabilities = {split: softmax(values) for split, values in logits.items()}
 
     if trainer.is_world_process_zero():
         output_dir = Path(training_args.output_dir)
         trainer.save_model()  # model + tokenizer, with id2label/label2id in config.json
         trainer.save_state()
         write_config(output_dir / RUN_CONFIG, data_args, model_args, search_args, training_args)
-        for split, output in predictions.items():  # eval_results.json, predictions, plots
-            probabilities = softmax(output.predictions)
-            write_report(output_dir, split, output.label_ids, probabilities, probabilities.argmax(-1))
+        for split, output in outputs.items():  # eval_results.json, predictions, plots
+            write_report(output_dir, split, output.label_ids, probabilities[split], probabilities[split].argmax(-1))
         train_metrics = dict(train_result.metrics)
         train_metrics.update(
             wall_time_s=round(time.time() - started, 1),
@@ -189,6 +203,7 @@ def train(
             data_sizes=" / ".join(f"{len(ds)} {name}" for name, ds in splits.items()),
             best_checkpoint=trainer.state.best_model_checkpoint,
             best_val_macro_f1=trainer.state.best_metric,
+            decision_threshold=threshold,
             search=search_summary,
         )
         _write_json(output_dir / "train_results.json", train_metrics)
@@ -197,16 +212,14 @@ def train(
             push_folder(
                 output_dir, training_args.hub_model_id, private=bool(training_args.hub_private_repo), token=hub_token
             )
-    return {split: _scores(output) for split, output in predictions.items()}
+    return {
+        split: score(outputs[split].label_ids, values.argmax(-1), values[:, HATE])
+        for split, values in probabilities.items()
+    }
 
 
 def _option_names(*instances) -> set[str]:
     return {f.name for instance in instances for f in fields(instance)}
-
-
-def _scores(output) -> dict:
-    """The TweetEval scores of a PredictionOutput, without the Trainer's ``test_`` prefix."""
-    return {key.split("_", 1)[1]: value for key, value in output.metrics.items()}
 
 
 def _write_json(path: Path, payload: dict) -> None:

@@ -17,6 +17,9 @@ def test_card_renders_without_search_or_test_split(tmp_path):
     assert "No test score was recorded" in card.text
     assert "No hyperparameter search was run" in card.text
     assert "training wall time not recorded" in card.text
+    assert "Decision threshold" not in card.text
+    (tmp_path / "train_results.json").write_text(json.dumps({"decision_threshold": 0.62}))
+    assert "at least 0.62, the value with the best validation macro-F1" in " ".join(render_card(tmp_path).text.split())
 
 
 def test_card_with_search_summary(tmp_path):
