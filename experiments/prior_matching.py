@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 from probe_features import prior_matched_f1
 
-from hatespeech import LABEL2ID
+from hatespeech import HATE
 from hatespeech.data import DataArguments, load_splits
 from hatespeech.inference import Classifier
 
@@ -32,7 +32,7 @@ def score(classifier: Classifier, splits, prior: float) -> dict:
         predicted = classifier.decide(probabilities).numpy()
         row[f"{split}_macro_f1"] = round(f1_score(splits[split]["label"], predicted, average="macro"), 4)
         row[f"{split}_pred_hate_rate"] = round(float(predicted.mean()), 3)
-    hate_scores = probabilities[:, LABEL2ID["hate"]].numpy()
+    hate_scores = probabilities[:, HATE].numpy()
     matched = prior_matched_f1(splits["test"]["label"], hate_scores, prior)
     row["transductive_prior_matched_test_macro_f1"] = round(matched, 4)
     return row

@@ -18,8 +18,9 @@ from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
+from hatespeech import HATE
 from hatespeech.data import DataArguments, load_splits
-from hatespeech.inference import HATE, Classifier
+from hatespeech.inference import Classifier
 from hatespeech.threshold import best_threshold
 
 

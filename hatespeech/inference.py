@@ -2,8 +2,8 @@
 
 It loads a model from a local folder or a Hub id (+ revision), normalises tweets exactly as
 training did, groups texts of similar token length so each batch pads little (and caps the padded
-tokens per batch, so a long tweet does not pad a whole batch of short ones), and applies the
-decision threshold saved with the model (``hate_threshold`` in ``config.json``; argmax when absent).
+tokens per batch, so a long tweet does not pad a whole batch of short ones), and labels by argmax
+(a threshold tuned in training is already folded into the head, see ``hatespeech.threshold``).
 """
 
 import logging
@@ -20,7 +20,6 @@ from hatespeech.text import normalize_tweet
 
 logger = logging.getLogger(__name__)
 
-HATE = LABEL2ID["hate"]
 BACKENDS = ("auto", "fp32", "bf16")
 
 
@@ -90,7 +89,6 @@ class Classifier:
         if compile:  # about 30 s of warm-up, then ~15% faster: for long batch jobs
             self.model = torch.compile(self.model, dynamic=True)
         self.id2label = {int(i): name for i, name in self.model.config.id2label.items()}
-        self.threshold = getattr(self.model.config, "hate_threshold", None)
 
     def predict_proba(self, texts: list[str], progress: bool = False) -> torch.Tensor:
         """Class probabilities, shape (len(texts), 2), in input order."""
@@ -109,10 +107,8 @@ class Classifier:
         return probabilities
 
     def decide(self, probabilities: torch.Tensor) -> torch.Tensor:
-        """Label ids: the saved hate threshold when the model has one, else argmax."""
-        if self.threshold is None:
-            return probabilities.argmax(dim=-1)
-        return (probabilities[:, HATE] >= self.threshold).long()
+        """Label ids: argmax, as ``pipeline()`` decides."""
+        return probabilities.argmax(dim=-1)
 
     def classify(self, texts: list[str], progress: bool = False) -> list[Prediction]:
         """Label, score and probabilities for each text, in input order."""

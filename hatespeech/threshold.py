@@ -14,11 +14,10 @@ import torch
 from sklearn.metrics import f1_score
 from transformers import PreTrainedModel
 
-from hatespeech import LABEL2ID
+from hatespeech import HATE
 
 logger = logging.getLogger(__name__)
 
-HATE = LABEL2ID["hate"]
 GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
 
 

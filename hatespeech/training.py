@@ -14,6 +14,7 @@ from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
 from transformers.trainer_utils import IntervalStrategy, get_last_checkpoint
 
+from hatespeech import HATE
 from hatespeech.card import write_card
 from hatespeech.config import REPO_ROOT, parse_config, write_config
 from hatespeech.data import DataArguments, load_splits
@@ -24,7 +25,7 @@ from hatespeech.linear_probe import check_supported, fit_probe, pooled_features,
 from hatespeech.metrics import compute_metrics, score, softmax
 from hatespeech.modeling import ModelArguments, get_model, get_tokenizer
 from hatespeech.search import SearchArguments, SearchSpace, apply_params, run_search
-from hatespeech.threshold import HATE, best_threshold, fold_into_head, shift_logits
+from hatespeech.threshold import best_threshold, fold_into_head, shift_logits
 
 logger = logging.getLogger(__name__)
 

@@ -41,14 +41,6 @@ def test_bf16_backend_agrees_with_fp32(trained_model_dir):
     assert torch.allclose(fp32, bf16, atol=0.02)
 
 
-def test_saved_threshold_replaces_argmax(trained_model_dir):
-    classifier = Classifier(str(trained_model_dir), backend="fp32")
-    probabilities = torch.tensor([[0.7, 0.3], [0.4, 0.6]])
-    assert classifier.decide(probabilities).tolist() == [0, 1]
-    classifier.threshold = 0.25
-    assert classifier.decide(probabilities).tolist() == [1, 1]
-
-
 def test_backend_choice():
     cpu = torch.device("cpu")
     assert resolve_backend("auto", cpu) == ("bf16" if cpu_has_bf16_matmul() else "fp32")
