@@ -6,8 +6,8 @@ Starts `python app.py` on a loopback port for each MAX_BATCH setting, drives it 
 aiohttp client at each concurrency level (closed loop: every client sends its next tweet when the
 previous answer arrives), and reports requests/s, median and 99th-percentile latency and errors.
 The offline Classifier rate on the same tweets is measured in the same run as the reference.
-The client shares the machine's cores with the server, as a loopback test must (aiohttp rather
-than httpx: it spends about a third of the CPU per request, which the server then has).
+The client shares the machine's cores with the server, as a loopback test must; its own CPU time
+per request is reported, so its share of the machine is visible.
 Writes bench/results/serve-<time>.json.
 """
 
