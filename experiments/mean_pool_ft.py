@@ -13,16 +13,15 @@ import sys
 from pathlib import Path
 
 import torch
-from transformers import AutoModel, DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
+from transformers import AutoModel, set_seed
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
 from hatespeech import ID2LABEL
 from hatespeech.data import load_splits
-from hatespeech.metrics import compute_metrics
 from hatespeech.modeling import get_tokenizer, resolve_model_path
-from hatespeech.training import parse_train_args, tokenize
+from hatespeech.training import make_trainer, parse_train_args, tokenize
 
 
 class MeanPoolClassifier(torch.nn.Module):
@@ -48,16 +47,12 @@ def main(argv=None):
     set_seed(training_args.seed)
     tokenizer = get_tokenizer(model_args)
     tokenized = tokenize(load_splits(data_args), tokenizer, data_args.max_seq_length)
-    path = resolve_model_path(model_args.model_name_or_path)
-    trainer = Trainer(
-        model_init=lambda: MeanPoolClassifier(path),
-        args=training_args,
-        train_dataset=tokenized["train"],
-        eval_dataset=tokenized["validation"],
-        processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience)],
+    trainer = make_trainer(
+        training_args,
+        model_args,
+        tokenized,
+        tokenizer,
+        build_model=lambda args: MeanPoolClassifier(resolve_model_path(args.model_name_or_path)),
     )
     trainer.train()
     for split in ("validation", "test"):

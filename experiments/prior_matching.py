@@ -38,14 +38,19 @@ def score(classifier: Classifier, splits, prior: float) -> dict:
     return row
 
 
-def main():
-    parser = argparse.ArgumentParser()
+def models_and_splits(description: str) -> tuple[list[str], dict]:
+    """The model folders or Hub ids named on the command line, and the TweetEval splits of --data_dir."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("models", nargs="+")
     parser.add_argument("--data_dir", required=True)
     args = parser.parse_args()
-    splits = load_splits(DataArguments(data_dir=args.data_dir))
+    return args.models, load_splits(DataArguments(data_dir=args.data_dir))
+
+
+def main():
+    models, splits = models_and_splits(__doc__)
     prior = float(np.mean(splits["train"]["label"]))
-    for model in args.models:
+    for model in models:
         print(json.dumps({"model": model, **score(Classifier(model, backend="fp32"), splits, prior)}), flush=True)
 
 

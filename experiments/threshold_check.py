@@ -8,7 +8,6 @@ only: the threshold is chosen on one random half of validation and scored on the
 (50 random 2-fold splits), against 0.5 on the same half.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -18,8 +17,9 @@ from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
+from prior_matching import models_and_splits
+
 from hatespeech import HATE
-from hatespeech.data import DataArguments, load_splits
 from hatespeech.inference import Classifier
 from hatespeech.threshold import best_threshold
 
@@ -41,13 +41,9 @@ def held_out_gains(labels, p_hate, repeats: int = 50, seed: int = 0) -> np.ndarr
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("models", nargs="+")
-    parser.add_argument("--data_dir", required=True)
-    args = parser.parse_args()
-    splits = load_splits(DataArguments(data_dir=args.data_dir))
+    models, splits = models_and_splits(__doc__)
     labels = {split: np.array(splits[split]["label"]) for split in ("validation", "test")}
-    for model in args.models:
+    for model in models:
         classifier = Classifier(model, backend="fp32")
         p_hate = {split: classifier.predict_proba(splits[split]["text"])[:, HATE].numpy() for split in labels}
         threshold = best_threshold(labels["validation"], p_hate["validation"])

@@ -95,8 +95,11 @@ def tokenize(splits: DatasetDict, tokenizer, max_length: int) -> DatasetDict:
     )
 
 
-def make_trainer(training_args, model_args, tokenized: DatasetDict, tokenizer, hp_space=None) -> Trainer:
-    """A Trainer whose ``model_init`` applies a search trial's model-level parameters (from ``hp_space``)."""
+def make_trainer(
+    training_args, model_args, tokenized: DatasetDict, tokenizer, hp_space=None, build_model=get_model
+) -> Trainer:
+    """A Trainer whose ``model_init`` applies a search trial's model-level parameters (from ``hp_space``)
+    and builds the model with ``build_model(model_args)``."""
 
     # The frozen encoder's features are the same for every trial, and the Trainer calls model_init
     # twice per run (at construction and in train()): compute the features and each probe once.
@@ -107,7 +110,7 @@ def make_trainer(training_args, model_args, tokenized: DatasetDict, tokenizer, h
         # for here (Optuna returns the same value when asked twice; FixedTrial on other DDP ranks too).
         if trial is not None and hp_space is not None:
             apply_params(hp_space(trial), model_args)
-        model = get_model(model_args)
+        model = build_model(model_args)
         if training_args.linear_probe:
             check_supported(model)
             if "train" not in probe_features:
