@@ -34,6 +34,11 @@ def configured_model() -> tuple[str, str | None]:
     return DEFAULT_MODEL, None
 
 
+def env_settings(**settings: tuple[str, type]) -> dict:
+    """Keyword arguments from the variables that are set; unset ones keep the component's own default."""
+    return {key: kind(os.environ[name]) for key, (name, kind) in settings.items() if os.environ.get(name)}
+
+
 def create_app(model_id: str | None = None, revision: str | None = None):
     """FastAPI app with the REST endpoints and the Gradio UI mounted at /."""
     import gradio as gr
@@ -44,19 +49,14 @@ def create_app(model_id: str | None = None, revision: str | None = None):
 
     if model_id is None:
         model_id, revision = configured_model()
-    threads = int(os.environ["NUM_THREADS"]) if os.environ.get("NUM_THREADS") else None
+    classifier_options = env_settings(
+        num_threads=("NUM_THREADS", int), backend=("INFERENCE_BACKEND", str), max_batch_tokens=("MAX_BATCH_TOKENS", int)
+    )
     service = ModelService(
-        lambda: Classifier(
-            model_id,
-            revision=revision,
-            num_threads=threads,
-            backend=os.environ.get("INFERENCE_BACKEND", "auto"),
-            max_batch_tokens=int(os.environ.get("MAX_BATCH_TOKENS", "4096")),
-        ),
+        lambda: Classifier(model_id, revision=revision, **classifier_options),
         model_id,
         revision,
-        max_batch=int(os.environ.get("MAX_BATCH", "32")),
-        max_wait_ms=float(os.environ.get("MAX_WAIT_MS", "0")),
+        **env_settings(max_batch=("MAX_BATCH", int), max_wait_ms=("MAX_WAIT_MS", float)),
     )
     return gr.mount_gradio_app(create_api(service), build_demo(service), path="/")
 

@@ -115,3 +115,13 @@ def test_concurrent_single_tweets_are_micro_batched(base_url):
 
 def _metric(text: str, name: str) -> float:
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+def test_environment_settings_reach_the_components_and_unset_ones_keep_defaults(monkeypatch):
+    monkeypatch.setenv("MAX_BATCH", "8")
+    monkeypatch.setenv("MAX_WAIT_MS", "2.5")
+    monkeypatch.delenv("NUM_THREADS", raising=False)
+    settings = app_module.env_settings(
+        max_batch=("MAX_BATCH", int), max_wait_ms=("MAX_WAIT_MS", float), num_threads=("NUM_THREADS", int)
+    )
+    assert settings == {"max_batch": 8, "max_wait_ms": 2.5}
