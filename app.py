@@ -8,7 +8,8 @@ Environment: MODEL_ID, MODEL_REVISION (Hub branch/tag/commit), PORT (7860), HOST
 NUM_THREADS (torch threads), MAX_BATCH (micro-batch size for single-tweet requests, 32),
 MAX_WAIT_MS (how long a micro-batch waits for more requests, 0), MAX_BATCH_TOKENS (padded tokens
 per model call, 4096; a batch over it is split into groups of similar length),
-INFERENCE_BACKEND (auto, fp32 or bf16).
+INFERENCE_BACKEND (auto, fp32 or bf16), BULK_CHUNK (tweets per model call for uploads and batches, 64;
+queued single tweets go between chunks).
 Without MODEL_ID, a Space built by ``python -m hatespeech.release`` reads the model id and the
 released revision from ``space_model.json`` beside this file.
 """
@@ -16,6 +17,7 @@ released revision from ``space_model.json`` beside this file.
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home from a Space or a laptop
@@ -43,8 +45,10 @@ def create_app(model_id: str | None = None, revision: str | None = None):
     """FastAPI app with the REST endpoints and the Gradio UI mounted at /."""
     import gradio as gr
 
-    from hatespeech.api import ModelService, create_api
+    from hatespeech.api import create_api
     from hatespeech.inference import Classifier
+    from hatespeech.serving import ModelService
+    from hatespeech.tweets import MAX_FILE_BYTES
     from hatespeech.ui import build_demo
 
     if model_id is None:
@@ -56,17 +60,35 @@ def create_app(model_id: str | None = None, revision: str | None = None):
         lambda: Classifier(model_id, revision=revision, **classifier_options),
         model_id,
         revision,
-        **env_settings(max_batch=("MAX_BATCH", int), max_wait_ms=("MAX_WAIT_MS", float)),
+        **env_settings(
+            max_batch=("MAX_BATCH", int), max_wait_ms=("MAX_WAIT_MS", float), bulk_chunk=("BULK_CHUNK", int)
+        ),
     )
-    return gr.mount_gradio_app(create_api(service), build_demo(service), path="/")
+    demo = build_demo(service)
+    # show_error=False: unexpected exceptions reach visitors as a bare "Error", never with server details.
+    app = gr.mount_gradio_app(create_api(service), demo, path="/", max_file_size=MAX_FILE_BYTES, show_error=False)
+    # Gradio refuses file paths that were not uploaded through it only in apps it launched itself;
+    # mounted, that check is skipped and any server file named in a request would be read.
+    demo.has_launched = True
+    app.state.service = service
+    return app
 
 
-def main() -> None:
+def main() -> int:
     import uvicorn
 
+    from hatespeech.inference import ModelError
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(), host=os.environ.get("HOST", "0.0.0.0"), port=int(os.environ.get("PORT", "7860")))
+    app = create_app()
+    try:  # load before serving, so a broken model never answers and /health never says ready
+        app.state.service.ensure_loaded()
+    except ModelError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    uvicorn.run(app, host=os.environ.get("HOST", "0.0.0.0"), port=int(os.environ.get("PORT", "7860")))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

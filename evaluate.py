@@ -25,7 +25,7 @@ class EvaluationArguments:
 
     model: str = field(metadata={"help": "Local model folder or Hub id <org>/<name>."})
     revision: str | None = field(default=None, metadata={"help": "Hub revision (branch, tag or commit)."})
-    split: str = field(default="test", metadata={"help": "train, validation or test."})
+    split: str = field(default="test", metadata={"help": "Split to score.", "choices": ["train", "validation", "test"]})
     output_dir: str | None = field(
         default=None, metadata={"help": "Report folder; default <model>/eval, or outputs/eval/<org>__<name>."}
     )
@@ -50,16 +50,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     from hatespeech.evaluation import leaderboard_table, write_report
-    from hatespeech.inference import Classifier
+    from hatespeech.inference import Classifier, ModelError
 
     try:
         dataset = load_split(data_args, eval_args.split)
-    except DataError as err:
+        classifier = Classifier(
+            eval_args.model, revision=eval_args.revision, batch_size=eval_args.batch_size, backend=eval_args.backend
+        )
+    except (DataError, ModelError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    classifier = Classifier(
-        eval_args.model, revision=eval_args.revision, batch_size=eval_args.batch_size, backend=eval_args.backend
-    )
     probabilities = classifier.predict_proba(dataset["text"], progress=True)
     output_dir = Path(eval_args.output_dir) if eval_args.output_dir else default_output_dir(eval_args.model)
     scores = write_report(

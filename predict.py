@@ -7,7 +7,8 @@
 Input: .txt (one tweet per line), .csv (a text column) or .jsonl (a text field). Output keeps the
 input order: CSV rows with label, score and both probabilities, or TweetEval's format (one label
 id per line). Lines that cannot be classified are reported by number and left empty in the
-output; the run goes on.
+output; the run goes on. Exit status: 0 when tweets were classified, 1 when none could be, 2 when
+the input, the output path or the model is unusable.
 """
 
 import argparse
@@ -38,52 +39,85 @@ def parse_args(argv: list[str] | None):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if not args.input.is_file():
-        print(f"error: {args.input}: no such file", file=sys.stderr)
+    problem = unusable_paths(args.input, args.output)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
-    from hatespeech.inference import Classifier
-    from hatespeech.tweet_files import PredictionWriter, count_lines, read_records
+    from hatespeech.inference import Classifier, ModelError
+    from hatespeech.prediction_files import PredictionWriter
+    from hatespeech.tweets import TweetError, count_lines, file_format, read_records
 
-    classifier = Classifier(
-        args.model,
-        revision=args.revision,
-        batch_size=args.batch_size,
-        max_batch_tokens=args.max_batch_tokens,
-        num_threads=args.num_threads,
-        backend=args.backend,
-        compile=args.compile,
-    )
-    writer = PredictionWriter(args.output, args.format)
-    bad = 0
     try:
-        with tqdm(total=count_lines(args.input), unit="tweet", desc="Predicting") as progress:
-            chunk = []
-            for record in read_records(args.input, args.text_column):
-                chunk.append(record)
-                if len(chunk) == args.chunk_size:
-                    bad += write_chunk(classifier, writer, chunk)
-                    progress.update(len(chunk))
-                    chunk = []
-            bad += write_chunk(classifier, writer, chunk)
-            progress.update(len(chunk))
-    except ValueError as err:  # unusable file as a whole (wrong type, no text column)
+        file_format(args.input.name)
+        classifier = Classifier(
+            args.model,
+            revision=args.revision,
+            batch_size=args.batch_size,
+            max_batch_tokens=args.max_batch_tokens,
+            num_threads=args.num_threads,
+            backend=args.backend,
+            compile=args.compile,
+        )
+    except (TweetError, ModelError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    writer = PredictionWriter(args.output, args.format)
+    classified = bad = 0
+    try:
+        with args.input.open("rb") as source, tqdm(total=count_lines(args.input), unit="line") as progress:
+            for chunk in chunks(read_records(source, args.input.name, args.text_column), args.chunk_size):
+                good = write_chunk(classifier, writer, chunk)
+                classified, bad = classified + good, bad + len(chunk) - good
+                progress.update(chunk[-1].line - progress.n)
+    except TweetError as err:  # unusable file as a whole (no such CSV column)
+        print(f"error: {args.input}: {err}", file=sys.stderr)
         return 2
     finally:
         writer.close()
-    print(f"Predictions written to {args.output}" + (f"; {bad} bad line(s) left empty" if bad else ""))
-    return 0
+    return summarise(args.output, classified, bad)
+
+
+def unusable_paths(source: Path, output: Path) -> str | None:
+    """Why the input cannot be read or the output cannot be written, checked before the model loads."""
+    if not source.is_file():
+        return f"{source}: no such file"
+    if output.is_dir():
+        return f"{output} is a directory; give a file name, e.g. {output / 'predictions.csv'}"
+    return None
+
+
+def chunks(records, size: int):
+    """Lists of up to ``size`` records, in order."""
+    chunk = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def write_chunk(classifier, writer, records) -> int:
-    """Classify the good records of a chunk, write every record in order, report the bad ones."""
+    """Classify the good records of a chunk, write every record in order, report the bad ones;
+    returns how many were classified."""
     good = [r for r in records if r.error is None]
     predictions = dict(zip((r.line for r in good), classifier.classify([r.text for r in good]), strict=True))
     for record in records:
         if record.error:
-            print(f"line {record.line}: {record.error}", file=sys.stderr)
+            print(record.message, file=sys.stderr)
         writer.write(record, predictions.get(record.line))
-    return len(records) - len(good)
+    return len(good)
+
+
+def summarise(output: Path, classified: int, bad: int) -> int:
+    """The closing line, and the exit status: 1 when nothing could be classified."""
+    if not classified:
+        print(f"error: no tweet could be classified ({bad} bad line(s)); {output} lists them", file=sys.stderr)
+        return 1
+    print(f"{classified} tweet(s) classified; predictions written to {output}"
+          + (f"; {bad} bad line(s) left empty" if bad else ""))  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":

@@ -18,9 +18,12 @@ Multi-node: the same accelerate/torchrun command on every machine with --num_mac
 
 import logging
 import sys
+from pathlib import Path
 
+from hatespeech.card import write_card
 from hatespeech.config import ConfigError
 from hatespeech.data import DataError
+from hatespeech.hub import HubError, push_folder
 from hatespeech.training import parse_train_args, train
 
 
@@ -31,15 +34,33 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    # The Trainer would push every checkpoint and pickle the token into training_args.bin:
+    # publishing is done once, after training, and the token is kept out of every saved file.
+    push_to_hub, hub_token = training_args.push_to_hub, training_args.hub_token
+    training_args.push_to_hub, training_args.hub_token = False, None
+    if push_to_hub and not training_args.hub_model_id:
+        print("error: --push_to_hub needs --hub_model_id <org>/<name>", file=sys.stderr)
+        return 2
     try:
         scores = train(data_args, model_args, search_args, training_args)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if training_args.process_index == 0:
-        for split, metrics in scores.items():
-            print(f"{split:>10} macro-F1 {metrics['macro_f1']:.4f}  accuracy {metrics['accuracy']:.4f}")
-        print(f"Model and results saved to {training_args.output_dir}")
+    if training_args.process_index != 0:
+        return 0
+    output_dir = Path(training_args.output_dir)
+    write_card(output_dir, training_args.hub_model_id)
+    for split, metrics in scores.items():
+        print(f"{split:>10} macro-F1 {metrics['macro_f1']:.4f}  accuracy {metrics['accuracy']:.4f}")
+    print(f"Model and results saved to {output_dir}")
+    if push_to_hub:
+        try:
+            private = bool(training_args.hub_private_repo)
+            push_folder(output_dir, training_args.hub_model_id, private=private, token=hub_token)
+        except HubError as err:  # the trained model stays in output_dir; `python -m hatespeech.hub push` retries
+            print(f"error: {err}; retry with: python -m hatespeech.hub push {output_dir} {training_args.hub_model_id}",
+                  file=sys.stderr)  # fmt: skip
+            return 1
     return 0
 
 

@@ -1,31 +1,31 @@
 """REST API: single tweets (micro-batched), files, JSON batches, health and Prometheus metrics.
 
-Limits (documented in the README): a tweet is 1 to ``MAX_TWEET_CHARS`` characters without NUL
-bytes; a JSON batch holds 1 to ``MAX_BATCH_TEXTS`` texts; an uploaded file is UTF-8, at most
-``MAX_FILE_BYTES`` bytes and ``MAX_FILE_LINES`` non-blank lines. Anything else gets a 4xx with a
-message, never a 500.
+Limits (documented in docs/input_limits.md): a tweet is 1 to 1000 characters of valid UTF-8 with
+something visible and no NUL byte; a JSON batch holds 1 to 256 texts in at most 1 MiB; an uploaded
+file (.txt, .csv with a ``text`` column, or .jsonl) is at most 2 MiB and 10,000 tweets. Anything
+else gets a 4xx with a message, never a 500.
 """
 
-import logging
-import time
-from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
+from urllib.parse import unquote_to_bytes
 
-from fastapi import FastAPI, File, HTTPException, Query, UploadFile
-from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from hatespeech.batching import MicroBatcher
-from hatespeech.inference import Classifier, Prediction
-from hatespeech.text import MAX_TWEET_CHARS
-
-logger = logging.getLogger(__name__)
+from hatespeech.inference import Prediction
+from hatespeech.serving import ModelService, RequestMetrics, public_model_name
+from hatespeech.tweets import MAX_FILE_BYTES, TweetError, UploadTooLarge, check_tweet, read_upload
 
 MAX_BATCH_TEXTS = 256
-MAX_FILE_BYTES = 2 * 1024 * 1024
-MAX_FILE_LINES = 10_000
+# A full JSON batch of 1000-character tweets, with room for \uXXXX escapes of non-ASCII text.
+MAX_JSON_BYTES = 1024 * 1024
+# Multipart framing around an uploaded file.
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 class PredictionOut(BaseModel):
@@ -52,119 +52,69 @@ class Health(BaseModel):
     ready: bool
 
 
-def check_tweet(text: str, where: str = "tweet") -> str:
-    """Reject what the model cannot meaningfully classify, with a message that says why."""
-    if "\x00" in text:
-        raise HTTPException(422, f"{where} contains a NUL byte")
-    if not text.strip():
-        raise HTTPException(422, f"{where} is empty")
-    if len(text) > MAX_TWEET_CHARS:
-        raise HTTPException(422, f"{where} is {len(text)} characters long; the limit is {MAX_TWEET_CHARS}")
-    return text
+class RequestGuard:
+    """ASGI middleware run before any parsing: 405 for a wrong method on a REST route (the Gradio app
+    mounted at / would answer 404), and 413 for a body over its route's limit, before it is read."""
 
-
-def read_tweets_file(content: bytes) -> list[str]:
-    """One tweet per line; blank lines are skipped; errors name the line."""
-    if len(content) > MAX_FILE_BYTES:
-        raise HTTPException(413, f"file is {len(content)} bytes; the limit is {MAX_FILE_BYTES}")
-    tweets = []
-    for lineno, raw in enumerate(content.splitlines(), start=1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise HTTPException(400, f"line {lineno} is not valid UTF-8") from None
-        if not line.strip():
-            continue
-        tweets.append(check_tweet(line, f"line {lineno}"))
-    if not tweets:
-        raise HTTPException(422, "file holds no tweets (one per line)")
-    if len(tweets) > MAX_FILE_LINES:
-        raise HTTPException(413, f"file holds {len(tweets)} tweets; the limit is {MAX_FILE_LINES}")
-    return tweets
-
-
-class Telemetry:
-    """Prometheus metrics for one app: traffic, latency, batch sizes and predicted labels (drift)."""
-
-    def __init__(self):
-        self.registry = CollectorRegistry()
-        self.requests = Counter("hatespeech_requests", "HTTP requests", ["path", "status"], registry=self.registry)
-        self.latency = Histogram(
-            "hatespeech_request_seconds", "Request latency", ["path"], registry=self.registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-        )  # fmt: skip
-        self.batch_size = Histogram(
-            "hatespeech_batch_size", "Tweets per model call", registry=self.registry,
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
-        )  # fmt: skip
-        self.labels = Counter("hatespeech_predicted", "Predicted labels", ["label"], registry=self.registry)
-
-    def count_labels(self, predictions: list[Prediction]) -> None:
-        for prediction in predictions:
-            self.labels.labels(prediction.label).inc()
-
-
-class RequestMetrics:
-    """ASGI middleware counting requests and latency per route (plain ASGI: a ``BaseHTTPMiddleware``
-    cost about a fifth of the event loop's time per request in a py-spy profile)."""
-
-    def __init__(self, app, telemetry: Telemetry):
-        self.app, self.telemetry = app, telemetry
+    def __init__(self, app, methods: dict[str, set[str]], body_limits: dict[str, int]):
+        self.app, self.methods, self.body_limits = app, methods, body_limits
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        path = scope.get("path")
+        if scope["type"] != "http" or path not in self.methods:
             return await self.app(scope, receive, send)
-        started, status = time.perf_counter(), "500"
+        if scope["method"] not in self.methods[path]:
+            allow = ", ".join(sorted(self.methods[path]))
+            reply = JSONResponse({"detail": f"{scope['method']} is not allowed here; use {allow}"}, 405)
+            reply.headers["Allow"] = allow
+            return await reply(scope, receive, send)
+        limit = self.body_limits.get(path)
+        if limit is None:
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        if length.isdigit() and int(length) > limit:
+            return await _too_large(limit)(scope, receive, send)
+        received, refused = 0, False
 
-        async def send_and_observe(message):
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = str(message["status"])
-            await send(message)
+        async def counted_receive():  # a body without a length is counted as it arrives
+            nonlocal received, refused
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit and not refused:
+                refused = True  # answer now; the app sees the client gone and its own answer is dropped
+                await _too_large(limit)(scope, receive, send)
+                return {"type": "http.disconnect"}
+            return message
 
-        try:
-            await self.app(scope, receive, send_and_observe)
-        finally:
-            path = scope["route"].path if scope.get("route") else "other"
-            self.telemetry.requests.labels(path, status).inc()
-            self.telemetry.latency.labels(path).observe(time.perf_counter() - started)
+        async def send_unless_refused(message):
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted_receive, send_unless_refused)
 
 
-class ModelService:
-    """The loaded classifier, its micro-batcher and telemetry, shared by the API and the UI."""
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse({"detail": f"request body is over the limit of {limit} bytes"}, 413)
 
-    def __init__(
-        self,
-        load: Callable[[], Classifier],
-        model_id: str,
-        revision: str | None,
-        max_batch: int = 32,
-        max_wait_ms: float = 0.0,
-    ):
-        self.load, self.model_id, self.revision = load, model_id, revision
-        self.telemetry = Telemetry()
-        self.classifier: Classifier | None = None
-        self.batcher = MicroBatcher(
-            self._classify, max_batch=max_batch, max_wait_ms=max_wait_ms, on_batch=self.telemetry.batch_size.observe
-        )
 
-    def _classify(self, texts: list[str]) -> list[Prediction]:
-        predictions = self.classifier.classify(texts)
-        self.telemetry.count_labels(predictions)
-        return predictions
+def query_tweet(request: Request) -> str:
+    """The raw ``tweet`` query parameter decoded strictly (Starlette would replace invalid UTF-8 silently)."""
+    for pair in request.scope["query_string"].split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if unquote_to_bytes(name.replace(b"+", b" ")) == b"tweet":
+            try:
+                return unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                raise HTTPException(422, "tweet is not valid UTF-8") from None
+    raise HTTPException(422, "tweet: the query parameter is missing")
 
-    def classify(self, texts: list[str]) -> list[Prediction]:
-        """A ready-made batch, counted once: synchronous for the Gradio UI's worker threads."""
-        self.telemetry.batch_size.observe(len(texts))
-        return self._classify(texts)
 
-    async def classify_batch(self, texts: list[str]) -> list[Prediction]:
-        """A ready-made batch from a REST request, run in the inference worker off the event loop."""
-        return await self.batcher.run_in_worker(self.classify, texts)
-
-    @property
-    def ready(self) -> bool:
-        return self.classifier is not None
+def checked(text, where: str = "tweet") -> str:
+    """``check_tweet`` as an HTTP 422."""
+    try:
+        return check_tweet(text, where)
+    except TweetError as err:
+        raise HTTPException(422, str(err)) from None
 
 
 def create_api(service: ModelService) -> FastAPI:
@@ -172,8 +122,7 @@ def create_api(service: ModelService) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if service.classifier is None:
-            service.classifier = service.load()
+        service.ensure_loaded()
         await service.batcher.start()
         yield
         await service.batcher.stop()
@@ -184,19 +133,33 @@ def create_api(service: ModelService) -> FastAPI:
         lifespan=lifespan,
     )
 
-    api.add_middleware(RequestMetrics, telemetry=service.telemetry)
+    @api.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, err: RequestValidationError):
+        # Only location and message: the offending input may be NaN, Infinity or a lone surrogate,
+        # which a JSON response cannot carry (FastAPI's default handler echoes it and fails with a 500).
+        detail = [{"loc": [str(part) for part in e.get("loc", ())], "msg": e.get("msg", "")} for e in err.errors()]
+        return JSONResponse({"detail": detail}, 422)
 
     @api.post("/predict_labels_one_tweet", response_model=TweetPrediction)
-    async def predict_labels_one_tweet(tweet: Annotated[str, Query(description="The tweet to classify")]):
-        prediction = await service.batcher.submit(check_tweet(tweet))
-        return TweetPrediction(tweet=tweet, **_as_dict(prediction))
+    async def predict_labels_one_tweet(
+        request: Request, tweet: Annotated[str, Query(description="The tweet to classify")]
+    ):
+        tweet = checked(query_tweet(request))
+        return TweetPrediction(tweet=tweet, **_as_dict(await service.classify_one(tweet)))
 
     @api.post("/predict_labels_tweets_file", response_model=list[TweetPrediction])
     async def predict_labels_tweets_file(
-        file: Annotated[UploadFile, File(description="UTF-8 text, one tweet per line")],
+        file: Annotated[UploadFile, File(description="UTF-8 .txt (one tweet per line), .csv or .jsonl ('text')")],
     ):
-        tweets = read_tweets_file(await file.read(MAX_FILE_BYTES + 1))
-        predictions = await service.classify_batch(tweets)
+        try:
+            records = read_upload(await file.read(MAX_FILE_BYTES + 1), _upload_name(file.filename))
+        except TweetError as err:
+            raise HTTPException(413 if isinstance(err, UploadTooLarge) else 422, str(err)) from None
+        bad = next((record for record in records if record.error), None)
+        if bad:  # REST policy: the whole request is refused at its first bad tweet
+            raise HTTPException(422, bad.message)
+        tweets = [record.text for record in records]
+        predictions = await service.classify_many(tweets)
         return [TweetPrediction(tweet=t, **_as_dict(p)) for t, p in zip(tweets, predictions, strict=True)]
 
     @api.post("/v1/classify", response_model=ClassifyResponse)
@@ -205,19 +168,32 @@ def create_api(service: ModelService) -> FastAPI:
             raise HTTPException(422, "texts is empty; send 1 or more tweets")
         if len(request.texts) > MAX_BATCH_TEXTS:
             raise HTTPException(422, f"{len(request.texts)} texts; the limit is {MAX_BATCH_TEXTS} per request")
-        texts = [check_tweet(text, f"texts[{i}]") for i, text in enumerate(request.texts)]
-        predictions = await service.classify_batch(texts)
+        texts = [checked(text, f"texts[{i}]") for i, text in enumerate(request.texts)]
+        predictions = await service.classify_many(texts)
         return ClassifyResponse(predictions=[PredictionOut(**_as_dict(p)) for p in predictions])
 
     @api.get("/health", response_model=Health)
     async def health():
-        return Health(model_id=service.model_id, revision=service.revision, ready=service.ready)
+        return Health(model_id=public_model_name(service.model_id), revision=service.revision, ready=service.ready)
 
     @api.get("/metrics", include_in_schema=False)
     async def metrics():
         return Response(generate_latest(service.telemetry.registry), media_type=CONTENT_TYPE_LATEST)
 
+    methods: dict[str, set[str]] = {}
+    for route in api.routes:
+        if isinstance(route, APIRoute):
+            methods.setdefault(route.path, set()).update(route.methods)
+    limits = {"/v1/classify": MAX_JSON_BYTES, "/predict_labels_tweets_file": MAX_FILE_BYTES + MULTIPART_OVERHEAD}
+    api.add_middleware(RequestGuard, methods=methods, body_limits=limits)
+    api.add_middleware(RequestMetrics, telemetry=service.telemetry)
     return api
+
+
+def _upload_name(filename: str | None) -> str:
+    """The upload's name for its format; a name without a known extension is read as .txt."""
+    name = filename or "upload.txt"
+    return name if name.lower().endswith((".csv", ".jsonl")) else "upload.txt"
 
 
 def _as_dict(prediction: Prediction) -> dict:

@@ -1,13 +1,22 @@
-"""Micro-batching: concurrent single-tweet requests share one forward pass.
+"""One inference thread for the whole server, shared fairly by single tweets and bulk work.
 
-A batch takes every request already queued (at most ``max_batch``), then waits up to
-``max_wait_ms`` for more (default 0: no deliberate wait, so a lone request is not delayed; under
-load, requests queue while the model is busy and the next batch picks them all up). The model
-runs in a worker thread so the event loop keeps accepting requests meanwhile.
+Single tweets (REST ``/predict_labels_one_tweet``, the UI's Classify button) are micro-batched: a
+batch takes every single tweet already queued (at most ``max_batch``), then waits up to
+``max_wait_ms`` for more (default 0: a lone request is not delayed; under load, requests queue
+while the model is busy and the next batch picks them all up).
+
+Bulk work (file uploads, JSON batches, the UI's batch tab) is cut into chunks of ``bulk_chunk``
+tweets, and queued single tweets always go before the next chunk: a 10,000-line upload delays a
+single tweet by at most one chunk's forward pass instead of the whole file. ``bulk_chunk=0`` runs
+each bulk job in one piece (the behaviour the fairness benchmark compares against).
+
+The model runs in one worker thread, so the event loop keeps accepting requests meanwhile and two
+front ends never run the model at once on the same cores.
 """
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,23 +26,25 @@ logger = logging.getLogger(__name__)
 
 
 class MicroBatcher:
-    """Gathers texts submitted from many coroutines into bounded batches for ``classify``."""
+    """Schedules single texts (micro-batched, first) and bulk chunks onto one ``classify`` thread."""
 
     def __init__(
         self,
         classify: Callable[[list[str]], list[Prediction]],
         max_batch: int = 32,
         max_wait_ms: float = 0.0,
-        on_batch: Callable[[int], None] | None = None,
+        bulk_chunk: int = 64,
     ):
         self.classify, self.max_batch, self.max_wait = classify, max_batch, max_wait_ms / 1000
-        self.on_batch = on_batch
+        self.bulk_chunk = bulk_chunk
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
-        self.queue: asyncio.Queue | None = None
+        self.singles: deque[tuple[str, asyncio.Future]] = deque()
+        self.bulk: deque[tuple[list[str], asyncio.Future]] = deque()
+        self.wake: asyncio.Event | None = None
         self.task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        self.queue = asyncio.Queue()
+        self.wake = asyncio.Event()
         self.task = asyncio.create_task(self._serve())
 
     async def stop(self) -> None:
@@ -42,40 +53,68 @@ class MicroBatcher:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     async def submit(self, text: str) -> Prediction:
-        """Classify one text, batched with whatever else arrives within the wait window."""
+        """Classify one text, batched with the other single texts queued meanwhile."""
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put((text, future))
+        self.singles.append((text, future))
+        self.wake.set()
         return await future
 
-    async def run_in_worker(self, classify: Callable[[list[str]], list[Prediction]], texts: list[str]):
-        """Run ``classify(texts)`` in the single inference thread, off the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, classify, texts)
+    async def submit_many(self, texts: list[str]) -> list[Prediction]:
+        """Classify a batch in chunks that yield to single texts; results in input order."""
+        size = self.bulk_chunk or len(texts) or 1
+        loop = asyncio.get_running_loop()
+        futures = []
+        for start in range(0, len(texts), size):
+            futures.append(loop.create_future())
+            self.bulk.append((texts[start : start + size], futures[-1]))
+        self.wake.set()
+        try:
+            chunks = await asyncio.gather(*futures)
+        finally:  # a client that went away: its chunks still queued are skipped
+            for future in futures:
+                future.cancel()
+        return [prediction for chunk in chunks for prediction in chunk]
 
     async def _serve(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            batch = [await self.queue.get()]
-            while len(batch) < self.max_batch and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-            deadline = loop.time() + self.max_wait
-            while len(batch) < self.max_batch and (remaining := deadline - loop.time()) > 0:
-                try:
-                    batch.append(await asyncio.wait_for(self.queue.get(), remaining))
-                except TimeoutError:
-                    break
-            await self._run(batch)
-
-    async def _run(self, batch: list) -> None:
-        if self.on_batch:
-            self.on_batch(len(batch))
-        try:
-            results = await self.run_in_worker(self.classify, [text for text, _ in batch])
-        except Exception as err:  # deliver the failure to every waiting request
-            logger.exception("Inference failed for a batch of %d", len(batch))
-            for _, future in batch:
+            await self.wake.wait()
+            if self.singles:
+                batch = await self._take_singles()
+                await self._run([text for text, _ in batch], [future for _, future in batch])
+            elif self.bulk:
+                texts, future = self.bulk.popleft()
                 if not future.done():
-                    future.set_exception(err)
+                    await self._run([texts], [future], whole=True)
+            if not self.singles and not self.bulk:
+                self.wake.clear()
+
+    async def _take_singles(self) -> list[tuple[str, asyncio.Future]]:
+        batch: list[tuple[str, asyncio.Future]] = []
+        deadline = asyncio.get_running_loop().time() + self.max_wait
+        while len(batch) < self.max_batch:
+            while self.singles and len(batch) < self.max_batch:
+                item = self.singles.popleft()
+                if not item[1].done():
+                    batch.append(item)
+            if len(batch) == self.max_batch or asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(min(0.001, self.max_wait))  # wait briefly for more single tweets
+        return batch
+
+    async def _run(self, inputs: list, futures: list[asyncio.Future], whole: bool = False) -> None:
+        """Run ``classify`` once; ``whole``: one future gets the whole chunk, else one prediction each."""
+        if not futures:
             return
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+        texts = inputs[0] if whole else inputs
+        try:
+            results = await asyncio.get_running_loop().run_in_executor(self.executor, self.classify, texts)
+        except Exception as err:  # deliver the failure to every waiting request
+            logger.error("Inference failed for %d text(s): %s", len(texts), err)
+            results, failure = None, err
+        for index, future in enumerate(futures):
+            if future.done():
+                continue
+            if results is None:
+                future.set_exception(failure)
+            else:
+                future.set_result(results if whole else results[index])

@@ -35,8 +35,28 @@ def parse_config(dataclass_types, argv: list[str] | None, default_config: Path |
     config_path = _peek_config(argv, parser.get_default("config"))
     if config_path:
         parser.set_defaults(**_load_yaml_defaults(parser, Path(config_path)))
-    *instances, extra = parser.parse_args_into_dataclasses(args=argv)
+    try:
+        *instances, extra = parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as err:  # unknown flags, and the dataclasses' own checks (TrainingArguments.__post_init__)
+        raise ConfigError(explain(str(err))) from None
     return (*instances, extra.config)
+
+
+# Conflicts whose message in transformers does not say how to get out of them.
+_FIXES = {
+    "Some specified arguments are not used by the HfArgumentParser": "see --help for the valid options",
+    "load_best_model_at_end requires the save and eval strategy to match": (
+        "pass --eval_strategy with the same value as --save_strategy (and --eval_steps equal to --save_steps), "
+        "or --load_best_model_at_end false"
+    ),
+}
+
+
+def explain(message: str) -> str:
+    """A configuration error as one line, with the fix where it is known."""
+    line = " ".join(message.split())
+    fixes = [fix for known, fix in _FIXES.items() if known in line]
+    return f"{line} Fix: {fixes[0]}" if fixes else line
 
 
 def _peek_config(argv: list[str] | None, default: str | None) -> str | None:
@@ -51,21 +71,39 @@ def _load_yaml_defaults(parser: argparse.ArgumentParser, path: Path) -> dict:
     """YAML values converted with each option's own type, so ``5e-5`` is a float as on the CLI."""
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of option names to values")
     actions = {action.dest: action for action in parser._actions}
     unknown = sorted(set(values) - set(actions))
     if unknown:
         raise ConfigError(f"{path}: unknown option(s) {unknown}; see --help for the valid names")
-    return {key: _convert(actions[key], value) for key, value in values.items()}
+    try:
+        return {key: _convert(actions[key], value) for key, value in values.items()}
+    except _BadValue as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+class _BadValue(ValueError):
+    pass
 
 
 def _convert(action: argparse.Action, value):
     if isinstance(value, list):
         return [_convert(action, item) for item in value]
     if isinstance(value, str) and action.type is not None:
-        return action.type(value)
+        try:
+            return action.type(value)
+        except (TypeError, ValueError):
+            kind = getattr(action.type, "__name__", "value")
+            raise _BadValue(f"{action.dest}: {value!r} is not a valid {kind}") from None
+    if action.choices is not None and value not in action.choices:
+        raise _BadValue(f"{action.dest}: {value!r} is not one of {list(action.choices)}")
     return value
 
 

@@ -5,17 +5,25 @@
 The token comes from ``HF_TOKEN`` or the login cache (``hf auth login``). The card is rendered
 for the target repo id into a staging folder, so the local output folder is never modified and
 a failed push can simply be retried. Checkpoints, optimizer states and logs are not uploaded.
+
+huggingface_hub waits forever for an answer by default; here every request gives up after
+``HATESPEECH_HUB_TIMEOUT`` seconds without progress (60) and a push is tried
+``HATESPEECH_HUB_ATTEMPTS`` times (3) before it ends with one line.
 """
 
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from huggingface_hub import CommitInfo, HfApi, constants
+from huggingface_hub import CommitInfo, HfApi, constants, set_client_factory
 from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.utils._http import default_client_factory
 
 from hatespeech.card import render_card
 
@@ -32,6 +40,44 @@ EXCLUDED = ("checkpoint-*", "run-*", "runs", "optuna.db", "training_args.bin", "
 
 class HubError(RuntimeError):
     """The Hub could not be reached or refused the request; the message is one line, token-free."""
+
+
+def hub_timeout() -> float:
+    return float(os.environ.get("HATESPEECH_HUB_TIMEOUT", "60"))
+
+
+def use_hub_timeout(seconds: float) -> None:
+    """Make every huggingface_hub request give up after ``seconds`` without progress."""
+
+    def client_with_timeout():
+        client = default_client_factory()
+        client.timeout = seconds
+        return client
+
+    set_client_factory(client_with_timeout)
+
+
+def with_retries(call: Callable, what: str, attempts: int | None = None):
+    """``call()``, retried with backoff when the Hub does not answer or answers 5xx; then a :class:`HubError`."""
+    attempts = attempts or int(os.environ.get("HATESPEECH_HUB_ATTEMPTS", "3"))
+    use_hub_timeout(hub_timeout())
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except HfHubHTTPError as err:
+            status = err.response.status_code if err.response is not None else None
+            if status is None or status < 500 or attempt == attempts:
+                raise HubError(describe_http_error(err, what)) from None
+            problem = f"HTTP {status}"
+        except TransportError as err:
+            if attempt == attempts:
+                raise HubError(
+                    f"no answer from the Hub at {constants.ENDPOINT} for {what} after {attempts} attempt(s) "
+                    f"({type(err).__name__}, {hub_timeout():g} s timeout); retry later"
+                ) from None
+            problem = type(err).__name__
+        logger.warning("Hub request for %s failed (%s); attempt %d of %d", what, problem, attempt + 1, attempts)
+        time.sleep(min(2**attempt, 30))
 
 
 def publishable_files(folder: Path) -> list[Path]:
@@ -75,19 +121,18 @@ def push_folder(
     if not (folder / "config.json").is_file():
         raise HubError(f"{folder} holds no trained model (config.json is missing)")
     api = HfApi(token=token)
-    try:
+
+    def push() -> CommitInfo:
         api.create_repo(repo_id, private=private, exist_ok=True)
         if revision:
             api.create_branch(repo_id, branch=revision, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="hatespeech-push-") as staging:
             stage(folder, Path(staging), repo_id)
-            info = api.upload_folder(
+            return api.upload_folder(
                 folder_path=staging, repo_id=repo_id, revision=revision, commit_message=commit_message(folder)
             )
-    except HfHubHTTPError as err:
-        raise HubError(describe_http_error(err, repo_id)) from None
-    except TransportError as err:
-        raise HubError(f"cannot reach the Hub at {constants.ENDPOINT} ({type(err).__name__}); retry later") from None
+
+    info = with_retries(push, repo_id)
     logger.info("Pushed %s to %s (%s)", folder, repo_id, info.oid)
     return info
 

@@ -1,13 +1,15 @@
 """The inference core: every front end classifies through :class:`Classifier`.
 
-It loads a model from a local folder or a Hub id (+ revision), normalises tweets exactly as
-training did, groups texts of similar token length so each batch pads little (and caps the padded
+It loads a model from a local folder or a Hub id (+ revision) and refuses one that cannot answer
+correctly (no tokenizer, or one that does not fit the model). It prepares tweets exactly as training
+did, from what the run saved with the model: the tweet normaliser inside the tokenizer (older models:
+``normalize_tweet`` here, unless the run switched normalisation off) and the run's maximum length.
+It groups texts of similar token length so each batch pads little (and caps the padded
 tokens per batch, so a long tweet does not pad a whole batch of short ones), and labels by argmax
 (a threshold tuned in training is already folded into the head, see ``hatespeech.threshold``).
 """
 
 import logging
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -16,11 +18,46 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hatespeech import LABEL2ID
 from hatespeech.hardware import cpu_has_bf16_matmul
-from hatespeech.text import normalize_tweet
+from hatespeech.text import carries_tweet_normalizer, normalize_tweet
 
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "fp32", "bf16")
+# Models saved before the run's settings travelled with them were all trained at this length.
+LEGACY_MAX_LENGTH = 128
+# Words every English vocabulary knows: a tokenizer that maps all of them to [UNK] is not the model's.
+_PROBE_TEXT = "the people and you are not here"
+
+
+class ModelError(RuntimeError):
+    """A model that cannot be served: missing, incomplete or inconsistent; the message is one line."""
+
+
+def load_model_and_tokenizer(model: str, revision: str | None = None):
+    """Tokenizer and classification model, checked to belong together (:class:`ModelError` otherwise)."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+        network = AutoModelForSequenceClassification.from_pretrained(model, revision=revision)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelError(f"cannot load a model from {model!r}: {str(err).splitlines()[0]}") from None
+    check_tokenizer(tokenizer, network, model)
+    return tokenizer, network
+
+
+def check_tokenizer(tokenizer, model, name: str) -> None:
+    """Refuse a tokenizer that is missing (every word unknown) or larger than the model's vocabulary."""
+    vocab_size = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > vocab_size:
+        raise ModelError(
+            f"{name}: the tokenizer has {len(tokenizer)} tokens but the model embeds {vocab_size}; "
+            "they do not belong together"
+        )
+    ids = tokenizer(_PROBE_TEXT, add_special_tokens=False)["input_ids"]
+    if not ids or (tokenizer.unk_token_id is not None and all(i == tokenizer.unk_token_id for i in ids)):
+        raise ModelError(
+            f"{name}: the tokenizer knows no ordinary word (tokenizer files missing or wrong); "
+            "save the tokenizer with the model"
+        )
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
@@ -67,7 +104,7 @@ class Classifier:
         revision: str | None = None,
         batch_size: int = 128,
         max_batch_tokens: int = 4096,
-        max_length: int = 128,
+        max_length: int | None = None,
         num_threads: int | None = None,
         device: str | None = None,
         backend: str = "auto",
@@ -76,11 +113,14 @@ class Classifier:
         if num_threads:
             torch.set_num_threads(num_threads)
         self.model_id, self.revision = model, revision
-        self.batch_size, self.max_batch_tokens, self.max_length = batch_size, max_batch_tokens, max_length
+        self.batch_size, self.max_batch_tokens = batch_size, max_batch_tokens
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.backend = resolve_backend(backend, self.device)
-        self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
-        self.model = AutoModelForSequenceClassification.from_pretrained(model, revision=revision)
+        self.tokenizer, self.model = load_model_and_tokenizer(model, revision)
+        # What the run saved with the model: its maximum length and whether it normalised tweets.
+        config = self.model.config
+        self.max_length = max_length or getattr(config, "max_seq_length", None) or LEGACY_MAX_LENGTH
+        self.normalize = getattr(config, "normalize_text", True) and not carries_tweet_normalizer(self.tokenizer)
         self.model.to(self.device).eval()
         if self.backend == "bf16":
             # bf16 weights rather than autocast: autocast re-casts every weight on every call
@@ -94,7 +134,9 @@ class Classifier:
         """Class probabilities, shape (len(texts), 2), in input order."""
         if not texts:
             return torch.empty((0, len(self.id2label)))
-        encoded = self.tokenizer([normalize_tweet(text) for text in texts], truncation=True, max_length=self.max_length)
+        if self.normalize:  # a model saved without the normaliser in its tokenizer
+            texts = [normalize_tweet(text) for text in texts]
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)
         lengths = [len(ids) for ids in encoded["input_ids"]]
         batches = length_batches(lengths, self.batch_size, self.max_batch_tokens)
         probabilities = torch.empty((len(texts), len(self.id2label)))
@@ -115,17 +157,6 @@ class Classifier:
         probabilities = self.predict_proba(texts, progress=progress)
         label_ids = self.decide(probabilities)
         return [self._prediction(row, int(label_id)) for row, label_id in zip(probabilities, label_ids, strict=True)]
-
-    def classify_stream(self, texts: Iterable[str], chunk_size: int = 4096) -> Iterator[Prediction]:
-        """Classify an iterable of any length in chunks, so memory stays flat."""
-        chunk: list[str] = []
-        for text in texts:
-            chunk.append(text)
-            if len(chunk) == chunk_size:
-                yield from self.classify(chunk)
-                chunk = []
-        if chunk:
-            yield from self.classify(chunk)
 
     def _prediction(self, row: torch.Tensor, label_id: int) -> Prediction:
         probabilities = {self.id2label[i]: float(p) for i, p in enumerate(row)}

@@ -24,6 +24,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 from jinja2 import Template
 
+from hatespeech.card import write_card
 from hatespeech.config import REPO_ROOT
 from hatespeech.hub import HubError, TransportError, describe_http_error, push_folder
 from hatespeech.training import parse_train_args, train
@@ -66,6 +67,7 @@ def train_release(args: argparse.Namespace, train_argv: list[str]) -> tuple[Path
     if args.n_trials > 0:
         argv += ["--search", "--n_trials", str(args.n_trials)]
     scores = train(*parse_train_args(argv))
+    write_card(output_dir, args.model_id)
     if "test" not in scores:
         raise ReleaseError("the data has no test split, so the release cannot be gated on its score")
     return output_dir, scores["test"]["macro_f1"]

@@ -11,20 +11,21 @@ import numpy as np
 import torch
 import transformers
 from datasets import DatasetDict
+from torch.utils.data import SequentialSampler
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
-from transformers.trainer_utils import IntervalStrategy, get_last_checkpoint
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, IntervalStrategy, has_length
 
 from hatespeech import HATE
-from hatespeech.card import write_card
 from hatespeech.config import REPO_ROOT, parse_config, write_config
 from hatespeech.data import DataArguments, load_splits
 from hatespeech.evaluation import write_report
 from hatespeech.hardware import cpu_has_bf16_matmul, describe_hardware
-from hatespeech.hub import push_folder
 from hatespeech.linear_probe import check_supported, fit_probe, pooled_features, set_head
 from hatespeech.metrics import compute_metrics, score, softmax
 from hatespeech.modeling import ModelArguments, get_model, get_tokenizer
 from hatespeech.search import SearchArguments, SearchSpace, apply_params, run_search
+from hatespeech.text import with_tweet_normalizer
 from hatespeech.threshold import best_threshold, fold_into_head, shift_logits
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,30 @@ def tokenize(splits: DatasetDict, tokenizer, max_length: int) -> DatasetDict:
     )
 
 
+class InputOrderTrainer(Trainer):
+    """A Trainer whose evaluation and predictions follow the input order.
+
+    With ``train_sampling_strategy: group_by_length`` transformers also length-groups the evaluation
+    sampler, so ``predict()`` returns rows in another order than the dataset: the scores stay right
+    (labels move with them) but a predictions file re-scored against the gold file does not.
+    """
+
+    def _get_eval_sampler(self, eval_dataset):
+        if eval_dataset is None or not has_length(eval_dataset):
+            return None
+        # Under DDP, None lets accelerate shard in order; gather_for_metrics restores the order.
+        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+
+
+def inference_tokenizer(tokenizer, data_args: DataArguments):
+    """The tokenizer saved with the model: the run's maximum length and, when it normalised tweets,
+    the tweet normaliser inside it (so plain ``pipeline()`` prepares raw tweets as training did)."""
+    if data_args.normalize_text:
+        return with_tweet_normalizer(tokenizer, data_args.max_seq_length)
+    tokenizer.model_max_length = data_args.max_seq_length
+    return tokenizer
+
+
 def make_trainer(
     training_args, model_args, tokenized: DatasetDict, tokenizer, hp_space=None, build_model=get_model
 ) -> Trainer:
@@ -127,7 +152,7 @@ def make_trainer(
         logger.warning("--eval_strategy no: early stopping is off (it needs validation scores)")
     elif training_args.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
-    return Trainer(
+    return InputOrderTrainer(
         model_init=model_init,
         args=training_args,
         train_dataset=tokenized["train"],
@@ -140,14 +165,33 @@ def make_trainer(
 
 
 def resume_checkpoint(training_args) -> str | None:
-    """``--resume_from_checkpoint latest`` picks the newest checkpoint in the output folder."""
+    """``--resume_from_checkpoint latest``: the newest complete checkpoint in the output folder, or
+    None (train from the start) when there is none; a path is used as given."""
     requested = training_args.resume_from_checkpoint
     if requested not in ("latest", "last", "true", "True"):
         return requested
-    checkpoint = get_last_checkpoint(training_args.output_dir) if Path(training_args.output_dir).is_dir() else None
-    if checkpoint is None:
-        raise FileNotFoundError(f"--resume_from_checkpoint latest: no checkpoint in {training_args.output_dir}")
-    return checkpoint
+    folder = Path(training_args.output_dir)
+    candidates = sorted(folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*"), key=_checkpoint_step, reverse=True)
+    for checkpoint in candidates:
+        if is_complete_checkpoint(checkpoint):
+            return str(checkpoint)
+        logger.warning("Skipping %s: incomplete (the run stopped while writing it)", checkpoint.name)
+    logger.warning("--resume_from_checkpoint latest: no complete checkpoint in %s; training from the start", folder)
+    return None
+
+
+def is_complete_checkpoint(folder: Path) -> bool:
+    """The Trainer writes ``trainer_state.json`` last: a checkpoint without a readable one was cut short."""
+    try:
+        json.loads((folder / TRAINER_STATE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _checkpoint_step(folder: Path) -> int:
+    suffix = folder.name.rsplit("-", 1)[-1]
+    return int(suffix) if suffix.isdigit() else -1
 
 
 def train(
@@ -158,14 +202,8 @@ def train(
 ) -> dict:
     """Train (after a search, if asked), save the model and return validation/test scores."""
     started = time.time()
-    # The Trainer would push every checkpoint and pickle the token into training_args.bin:
-    # publishing is done once, at the end, and the token is kept out of every saved file.
-    push_to_hub, hub_token = training_args.push_to_hub, training_args.hub_token
-    training_args.push_to_hub, training_args.hub_token = False, None
-    if push_to_hub and not training_args.hub_model_id:
-        raise ValueError("--push_to_hub needs --hub_model_id <org>/<name>")
     set_seed(training_args.seed)
-    tokenizer = get_tokenizer(model_args)
+    tokenizer = inference_tokenizer(get_tokenizer(model_args), data_args)
     with training_args.main_process_first(desc="data loading"):
         splits = load_splits(data_args)
         tokenized = tokenize(splits, tokenizer, data_args.max_seq_length)
@@ -194,6 +232,10 @@ def train(
 
     if trainer.is_world_process_zero():
         output_dir = Path(training_args.output_dir)
+        # Read back by every front end (hatespeech.inference): how the run prepared its text.
+        trainer.model.config.update(
+            {"max_seq_length": data_args.max_seq_length, "normalize_text": data_args.normalize_text}
+        )
         trainer.save_model()  # model + tokenizer, with id2label/label2id in config.json
         trainer.save_state()
         write_config(output_dir / RUN_CONFIG, data_args, model_args, search_args, training_args)
@@ -211,11 +253,6 @@ def train(
             search=search_summary,
         )
         _write_json(output_dir / "train_results.json", train_metrics)
-        write_card(output_dir, training_args.hub_model_id)
-        if push_to_hub:
-            push_folder(
-                output_dir, training_args.hub_model_id, private=bool(training_args.hub_private_repo), token=hub_token
-            )
     return {
         split: score(outputs[split].label_ids, values.argmax(-1), values[:, HATE])
         for split, values in probabilities.items()

@@ -1,17 +1,25 @@
-"""The Gradio demo: one tweet, a batch file, and the model's scores and plots."""
+"""The Gradio demo: one tweet, a batch file, and the model's scores and plots.
 
-import csv
+Every classification goes through the server's :class:`ModelService` (the same inference thread
+and metrics as the REST API), and the batch tab reads files with ``hatespeech.tweets`` under the
+same limits and messages as the REST upload. Its policy: bad lines are listed, the rest classified.
+"""
+
 import json
 import logging
+import os
 import tempfile
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
+from gradio.utils import get_upload_folder
 
-from hatespeech.api import MAX_FILE_LINES, ModelService
+from hatespeech import HATE, LABEL_NAMES
 from hatespeech.evaluation import SHOWN_SPLITS, plot_paths
-from hatespeech.text import MAX_TWEET_CHARS
+from hatespeech.prediction_files import spreadsheet_safe
+from hatespeech.serving import ModelService, public_model_name
+from hatespeech.tweets import FILE_SUFFIXES, MAX_FILE_BYTES, MAX_TWEET_CHARS, TweetError, check_tweet, read_upload
 
 logger = logging.getLogger(__name__)
 
@@ -21,28 +29,28 @@ EXAMPLES = [
     "Refugees welcome here, we are stronger together",
     "مرحبا بالجميع 😊 #peace",
 ]
+# Uploads and written predictions leave Gradio's cache after this many seconds (checked as often).
+CACHE_SECONDS = 600
 
 
-def read_batch_file(path: str) -> list[str]:
-    """Tweets from a .txt (one per line) or .csv (a 'text' column, else the first column) upload."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise gr.Error(f"The file is not valid UTF-8 (byte {err.start}).") from None
-    if path.lower().endswith(".csv"):
-        rows = list(csv.DictReader(text.splitlines()))
-        if not rows:
-            raise gr.Error("The CSV file has no rows.")
-        column = "text" if "text" in rows[0] else next(iter(rows[0]))
-        tweets = [row[column] or "" for row in rows]
-    else:
-        tweets = text.splitlines()
-    tweets = [t for t in tweets if t.strip()]
-    if not tweets:
-        raise gr.Error("The file holds no tweets.")
-    if len(tweets) > MAX_FILE_LINES:
-        raise gr.Error(f"The file holds {len(tweets)} tweets; the limit is {MAX_FILE_LINES}.")
-    return tweets
+def refuse(message: str) -> gr.Error:
+    """A message for the visitor; nothing for the server log (the input was at fault, not the server)."""
+    return gr.Error(message, print_exception=False)
+
+
+def uploaded_content(path: str) -> bytes:
+    """The bytes of a file uploaded through Gradio, which is then deleted; paths outside its upload
+    folder are refused (a client can name any server path in the API's FileData)."""
+    upload_folder = Path(get_upload_folder()).resolve()
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(upload_folder) or not resolved.is_file():
+        raise refuse("Upload the file through this page or the Gradio API first.")
+    if resolved.stat().st_size > MAX_FILE_BYTES:
+        resolved.unlink(missing_ok=True)
+        raise refuse(f"file is over the limit of {MAX_FILE_BYTES} bytes")
+    content = resolved.read_bytes()
+    resolved.unlink(missing_ok=True)  # nothing needs the upload any more
+    return content
 
 
 def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
@@ -60,7 +68,8 @@ def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
                 return None
 
     results_path = fetch("eval_results.json")
-    lines = [f"**Model:** `{model_id}`" + (f" (revision `{revision}`)" if revision else "")]
+    shown = public_model_name(model_id)
+    lines = [f"**Model:** `{shown}`" + (f" (revision `{revision}`)" if revision else "")]
     if results_path:
         lines += ["", "| split | macro-F1 | accuracy | predicted hate rate | true hate rate |", "|---|---|---|---|---|"]
         for split, s in json.loads(results_path.read_text()).items():
@@ -80,32 +89,42 @@ def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
 def build_demo(service: ModelService) -> gr.Blocks:
     """The Blocks UI; the classify event is the public API endpoint ``/predict``."""
 
-    def predict(text: str) -> dict[str, float]:
-        if not text or not text.strip():
-            raise gr.Error("Type a tweet first.")
-        if len(text) > MAX_TWEET_CHARS:
-            raise gr.Error(f"A tweet is at most {MAX_TWEET_CHARS} characters.")
-        return service.classify([text])[0].probabilities
+    async def predict(text: str) -> dict[str, float]:
+        try:
+            tweet = check_tweet(text or "")
+        except TweetError as err:
+            raise refuse(str(err)) from None
+        return (await service.classify_one(tweet)).probabilities
 
-    def predict_file(path: str | None):
+    async def predict_file(path: str | None, column: str):
         if not path:
-            raise gr.Error("Upload a .txt or .csv file first.")
-        tweets = read_batch_file(path)
-        predictions = service.classify(tweets)
-        table = pd.DataFrame(
-            {
-                "tweet": tweets,
-                "label": [p.label for p in predictions],
-                "score": [round(p.score, 4) for p in predictions],
-                "p_hate": [round(p.probabilities["hate"], 4) for p in predictions],
-            }
-        )
-        out = Path(tempfile.mkdtemp(prefix="hatespeech-")) / "predictions.csv"
-        table.to_csv(out, index=False)
-        return table, str(out)
+            raise refuse("Upload a .txt, .csv or .jsonl file first.")
+        try:
+            records = read_upload(uploaded_content(path), Path(path).name, (column or "text").strip())
+        except TweetError as err:
+            raise refuse(str(err)) from None
+        good = [record for record in records if record.error is None]
+        predictions = iter(await service.classify_many([record.text for record in good]))
+        rows = []
+        for record in records:
+            prediction = next(predictions) if record.error is None else None
+            rows.append(
+                {
+                    "line": record.line,
+                    "tweet": record.text or "",
+                    "label": prediction.label if prediction else "",
+                    "score": round(prediction.score, 4) if prediction else None,
+                    "p_hate": round(prediction.probabilities[LABEL_NAMES[HATE]], 4) if prediction else None,
+                    "error": record.message if record.error else "",
+                }
+            )
+        table = pd.DataFrame(rows)
+        if len(good) < len(records):
+            gr.Warning(f"{len(records) - len(good)} line(s) could not be classified; see the error column.")
+        return table, write_download(table)
 
     report, plots = model_report(service.model_id, service.revision)
-    with gr.Blocks(title="Tweet hate-speech classifier") as demo:
+    with gr.Blocks(title="Tweet hate-speech classifier", delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as demo:
         gr.Markdown(
             "# Tweet hate-speech classifier\nLabels English tweets as **hate** or **not-hate** "
             "(TweetEval hate: hate against immigrants and women). A research demo, not a moderation decision."
@@ -118,13 +137,23 @@ def build_demo(service: ModelService) -> gr.Blocks:
             button.click(predict, inputs=tweet, outputs=label, api_name="predict")
             tweet.submit(predict, inputs=tweet, outputs=label, api_visibility="private")
         with gr.Tab("Batch"):
-            upload = gr.File(label="Tweets (.txt, one per line, or .csv)", file_types=[".txt", ".csv"])
+            upload = gr.File(label="Tweets: .txt (one per line), .csv or .jsonl", file_types=list(FILE_SUFFIXES))
+            column = gr.Textbox(value="text", label="Text column (.csv) or field (.jsonl)", max_lines=1)
             run = gr.Button("Classify file", elem_id="classify-file")
             table = gr.Dataframe(label="Predictions", elem_id="batch-table")
             download = gr.File(label="Download CSV")
-            run.click(predict_file, inputs=upload, outputs=[table, download], api_name="predict_file")
+            run.click(predict_file, inputs=[upload, column], outputs=[table, download], api_name="predict_file")
         with gr.Tab("Model"):
             gr.Markdown(report)
             if plots:
                 gr.Gallery(plots, label="Evaluation plots", columns=3)
     return demo
+
+
+def write_download(table: pd.DataFrame) -> str:
+    """The table as a CSV inside Gradio's cache, so its scheduled clean-up deletes it; tweets that a
+    spreadsheet would run as formulas are written as text."""
+    folder = tempfile.mkdtemp(prefix="predictions-", dir=get_upload_folder())
+    path = os.path.join(folder, "predictions.csv")
+    table.assign(tweet=table["tweet"].map(spreadsheet_safe)).to_csv(path, index=False)
+    return path

@@ -1,14 +1,15 @@
 """The REST API through a real uvicorn server on loopback, with every kind of bad input."""
 
 import asyncio
+import socket
 
 import httpx
 import pytest
 from serving_fixtures import serve
 
 import app as app_module
-from hatespeech.api import MAX_BATCH_TEXTS, MAX_FILE_BYTES
-from hatespeech.text import MAX_TWEET_CHARS
+from hatespeech.api import MAX_BATCH_TEXTS
+from hatespeech.tweets import MAX_FILE_BYTES, MAX_TWEET_CHARS
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_json_batch_endpoint(base_url):
 
 def test_health_and_openapi(base_url, trained_model_dir):
     assert httpx.get(f"{base_url}/health").json() == {
-        "model_id": str(trained_model_dir),
+        "model_id": f"local:{trained_model_dir.name}",  # no server path
         "revision": None,
         "ready": True,
     }
@@ -59,7 +60,7 @@ BAD_INPUTS = [
     ("tweet over the limit", "one", {"tweet": "x" * (MAX_TWEET_CHARS + 1)}, 422, "the limit is"),
     ("NUL byte in tweet", "one", {"tweet": "hi\x00there"}, 422, "NUL byte"),
     ("missing tweet parameter", "one", {}, 422, "tweet"),
-    ("invalid UTF-8 file", "file", b"ok line\n\xff\xfe bad\n", 400, "line 2 is not valid UTF-8"),
+    ("invalid UTF-8 file", "file", b"ok line\n\xff\xfe bad\n", 422, "line 2 is not valid UTF-8"),
     ("NUL byte in file", "file", b"ok\nbad\x00line\n", 422, "line 2 contains a NUL byte"),
     ("empty file", "file", b"\n \n", 422, "holds no tweets"),
     ("file over the size limit", "file", b"a\n" * (MAX_FILE_BYTES // 2 + 1), 413, "the limit is"),
@@ -70,22 +71,67 @@ BAD_INPUTS = [
     ("empty texts", "json", {"texts": []}, 422, "texts is empty"),
     ("too many texts", "json", {"texts": ["hi"] * (MAX_BATCH_TEXTS + 1)}, 422, "the limit is"),
     ("empty text in batch", "json", {"texts": ["fine", " "]}, 422, "texts[1] is empty"),
+    ("NaN in batch", "raw", b'{"texts": [NaN]}', 422, "string"),
+    ("Infinity in batch", "raw", b'{"texts": [1e999]}', 422, "string"),
+    ("lone surrogate in batch", "raw", b'{"texts": ["ab\\ud800cd"]}', 422, "texts[0] is not valid UTF-8"),
+    ("zero-width characters only", "one", {"tweet": "\u200b\u200d"}, 422, "tweet is empty"),
+    ("a BOM only", "one", {"tweet": "\ufeff"}, 422, "tweet is empty"),
+    ("invalid UTF-8 in the query", "query", b"tweet=ok%FF%FEbad", 422, "tweet is not valid UTF-8"),
+    ("CSV without the text column", "file.csv", b"id,body\n1,hi\n", 422, "no 'text' column; the columns are"),
 ]
 
 
 @pytest.mark.parametrize(("name", "kind", "payload", "status", "message"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
 def test_bad_input_gets_a_clear_4xx(base_url, name, kind, payload, status, message):
-    if kind == "one":
-        response = httpx.post(f"{base_url}/predict_labels_one_tweet", params=payload)
-    elif kind == "file":
-        response = httpx.post(f"{base_url}/predict_labels_tweets_file", files={"file": ("t.txt", payload)})
-    elif kind == "json":
-        response = httpx.post(f"{base_url}/v1/classify", json=payload)
-    else:
-        response = httpx.post(f"{base_url}/v1/classify", content=payload, headers={"content-type": "application/json"})
-    assert response.status_code == status, response.text
-    assert message in response.text
-    assert httpx.get(f"{base_url}/health").json()["ready"] is True  # still up
+    with httpx.Client(base_url=base_url) as client:  # one keep-alive connection
+        if kind == "one":
+            response = client.post("/predict_labels_one_tweet", params=payload)
+        elif kind == "query":
+            response = client.post(f"/predict_labels_one_tweet?{payload.decode()}")
+        elif kind.startswith("file"):
+            response = client.post("/predict_labels_tweets_file", files={"file": ("t." + (kind[5:] or "txt"), payload)})
+        elif kind == "json":
+            response = client.post("/v1/classify", json=payload)
+        else:
+            response = client.post("/v1/classify", content=payload, headers={"content-type": "application/json"})
+        assert response.status_code == status, response.text
+        assert message in response.text
+        assert client.get("/health").json()["ready"] is True  # still up, on the same connection
+
+
+def test_wrong_method_is_405_with_allow(base_url):
+    response = httpx.get(f"{base_url}/v1/classify")
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert httpx.delete(f"{base_url}/health").status_code == 405
+
+
+def test_oversized_body_is_refused_before_it_is_read(base_url):
+    from hatespeech.api import MAX_JSON_BYTES
+
+    def endless_body():  # streamed without a length: the server must stop reading at the limit
+        chunk = b'{"texts": ["' + b"x" * 65536
+        yield chunk
+        for _ in range(4 * MAX_JSON_BYTES // 65536):
+            yield b"x" * 65536
+
+    json_header = {"content-type": "application/json"}
+    response = httpx.post(f"{base_url}/v1/classify", content=endless_body(), headers=json_header)
+    assert response.status_code == 413 and "over the limit" in response.text
+    # A declared 200 MB body is answered from its headers alone, before a byte of it arrives.
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 209715200\r\n\r\n")  # fmt: skip
+        assert sock.recv(4096).startswith(b"HTTP/1.1 413")
+
+
+def test_csv_and_jsonl_uploads(base_url):
+    csv_file = b'id,text\n1,"nice\nday"\n2,go back invaders\n'
+    response = httpx.post(f"{base_url}/predict_labels_tweets_file", files={"file": ("t.csv", csv_file)})
+    assert [row["tweet"] for row in response.json()] == ["nice\nday", "go back invaders"]
+    jsonl = b'{"text": "love you"}\n\n{"text": "scum"}\n'
+    response = httpx.post(f"{base_url}/predict_labels_tweets_file", files={"file": ("t.jsonl", jsonl)})
+    assert [row["tweet"] for row in response.json()] == ["love you", "scum"]
 
 
 def test_concurrent_single_tweets_are_micro_batched(base_url):

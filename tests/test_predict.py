@@ -23,8 +23,8 @@ def test_bad_lines_are_reported_and_left_empty(trained_model_dir, tmp_path, caps
     assert rows[5]["text"] == "@user deport the vermin 😎"
     assert abs(float(rows[0]["p_hate"]) + float(rows[0]["p_not_hate"]) - 1) < 1e-5
     err = capsys.readouterr().err
-    for expected in ("line 2: empty tweet", "line 3: not valid UTF-8", "line 4: contains a NUL byte",
-                     "line 5: longer than 1000 characters"):  # fmt: skip
+    for expected in ("line 2 is empty", "line 3 is not valid UTF-8", "line 4 contains a NUL byte",
+                     "line 5 is 1001 characters long; the limit is 1000"):  # fmt: skip
         assert expected in err
 
 
@@ -41,8 +41,9 @@ def test_csv_and_jsonl_inputs_with_tweeteval_output(trained_model_dir, tmp_path)
     jsonl.write_text(json.dumps({"text": "nice day"}) + "\n{oops\n" + json.dumps({"txt": "x"}) + "\n")
     out_csv = tmp_path / "preds.csv"
     assert predict.main(["--model", str(trained_model_dir), "--input", str(jsonl), "--output", str(out_csv)]) == 0
-    assert [r["error"] for r in _rows(out_csv)] == ["", "invalid JSON (Expecting property name enclosed in double "
-                                                    "quotes)", "no string 'text' field"]  # fmt: skip
+    assert [r["error"] for r in _rows(out_csv)] == [
+        "", "line 2 is not valid JSON (Expecting property name enclosed in double quotes)",
+        "line 3 has no string 'text' field"]  # fmt: skip
 
 
 def test_large_file_streams_in_chunks_and_keeps_order(trained_model_dir, tmp_path):

@@ -42,6 +42,70 @@ def test_gradio_client_predict_endpoint(base_url):
     assert sum(confidences.values()) == pytest.approx(1.0, abs=1e-4)
 
 
+def test_batch_tab_refuses_server_paths_through_raw_http_and_gradio_client(base_url, tmp_path, monkeypatch):
+    import httpx
+    from gradio_client import Client
+    from gradio_client import client as client_module
+
+    secret = tmp_path / "server_secret.txt"
+    secret.write_text("SENTINEL-SERVER-LINE\n")
+    named = {"path": str(secret), "meta": {"_type": "gradio.FileData"}}
+    started = httpx.post(f"{base_url}/gradio_api/call/predict_file", json={"data": [named, "text"]})
+    events = httpx.get(f"{base_url}/gradio_api/call/predict_file/{started.json()['event_id']}", timeout=60).text
+    assert "event: error" in events and "SENTINEL" not in events
+
+    # gradio_client uploads local files itself; a client on another machine can only name the path.
+    monkeypatch.setattr(client_module.Endpoint, "_upload_file", lambda self, f, data_index: f)
+    with pytest.raises(Exception) as refused:
+        Client(base_url, verbose=False).predict(named, "text", api_name="/predict_file")
+    assert "SENTINEL" not in str(refused.value)
+
+
+def test_batch_tab_lists_bad_lines_deletes_the_upload_and_writes_a_safe_csv(base_url, tmp_path):
+    import csv
+
+    from gradio_client import Client, handle_file
+
+    source = tmp_path / "mixed.csv"
+    source.write_bytes(b'id,text\n1,"=HYPERLINK(""http://x"")"\n2,bad\x00nul\n3,nice day\n')
+    before = _metric(base_url, "hatespeech_batch_size_sum")
+    client = Client(base_url, verbose=False)
+    table, download = client.predict(handle_file(str(source)), "text", api_name="/predict_file")
+    rows = {row[0]: dict(zip(table["headers"], row, strict=True)) for row in table["data"]}
+    assert rows[3]["error"] == "line 3 contains a NUL byte" and rows[3]["label"] == ""
+    assert rows[4]["label"] in {"hate", "not-hate"} and rows[4]["error"] == ""
+    with open(download, encoding="utf-8") as handle:
+        written = list(csv.DictReader(handle))
+    assert written[0]["tweet"] == '\'=HYPERLINK("http://x")'  # a spreadsheet shows it as text
+    assert _metric(base_url, "hatespeech_batch_size_sum") - before == 2  # UI traffic counted with REST's
+    from gradio.utils import get_upload_folder
+
+    assert not list(Path(get_upload_folder()).rglob("mixed.csv")), "the upload is deleted once read"
+
+
+def test_batch_tab_enforces_the_upload_limits(base_url, tmp_path):
+    import httpx
+    from gradio_client import Client, handle_file
+
+    from hatespeech.tweets import MAX_FILE_BYTES
+
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * 999 + b"\n" + b"y" * (MAX_FILE_BYTES))
+    upload = httpx.post(f"{base_url}/gradio_api/upload", files={"files": ("big.txt", big.read_bytes())})
+    assert upload.status_code == 413
+    long_line = tmp_path / "long.txt"
+    long_line.write_text("ok\n" + "z" * 1001 + "\n")
+    table, _ = Client(base_url, verbose=False).predict(handle_file(str(long_line)), "text", api_name="/predict_file")
+    assert table["data"][1][-1] == "line 2 is 1001 characters long; the limit is 1000"
+
+
+def _metric(base_url: str, name: str) -> float:
+    import httpx
+
+    text = httpx.get(f"{base_url}/metrics").text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (.ci/run installs it)")
 def test_browser_classifies_a_tweet_and_a_file(base_url, tmp_path):

@@ -1,0 +1,54 @@
+"""The scheduler: single tweets go before the next chunk of bulk work, results stay in order."""
+
+import asyncio
+import threading
+
+from hatespeech.batching import MicroBatcher
+from hatespeech.inference import Prediction
+
+
+class RecordingModel:
+    """Stands in for the classifier: records each call's texts, and holds the first call until released."""
+
+    def __init__(self):
+        self.calls: list[list[str]] = []
+        self.first_call_started, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, texts: list[str]) -> list[Prediction]:
+        self.calls.append(list(texts))
+        if len(self.calls) == 1:
+            self.first_call_started.set()
+            self.release.wait(10)
+        return [Prediction(label=t, score=1.0, probabilities={}) for t in texts]
+
+
+def run_upload_then_single(bulk_chunk: int):
+    model = RecordingModel()
+
+    async def scenario():
+        batcher = MicroBatcher(model, max_batch=8, bulk_chunk=bulk_chunk)
+        await batcher.start()
+        upload = asyncio.create_task(batcher.submit_many([f"line {i}" for i in range(100)]))
+        await asyncio.to_thread(model.first_call_started.wait, 10)  # the upload's first chunk is running
+        single = asyncio.create_task(batcher.submit("single tweet"))
+        await asyncio.sleep(0.05)
+        model.release.set()
+        results = await upload, await single
+        await batcher.stop()
+        return results
+
+    (upload, single) = asyncio.run(scenario())
+    return model.calls, upload, single
+
+
+def test_a_single_tweet_waits_for_one_chunk_not_the_whole_upload():
+    calls, upload, single = run_upload_then_single(bulk_chunk=10)
+    assert [len(c) for c in calls] == [10, 1] + [10] * 9
+    assert calls[1] == ["single tweet"]
+    assert single.label == "single tweet"
+    assert [p.label for p in upload] == [f"line {i}" for i in range(100)]  # input order kept across chunks
+
+
+def test_without_chunks_the_single_tweet_waits_for_the_whole_upload():
+    calls, _, _ = run_upload_then_single(bulk_chunk=0)
+    assert [len(c) for c in calls] == [100, 1]
