@@ -102,7 +102,7 @@ def _convert(action: argparse.Action, value):
         except (TypeError, ValueError):
             kind = getattr(action.type, "__name__", "value")
             raise _BadValue(f"{action.dest}: {value!r} is not a valid {kind}") from None
-    if action.choices is not None and value not in action.choices:
+    if action.choices is not None and value is not None and value not in action.choices:
         raise _BadValue(f"{action.dest}: {value!r} is not one of {list(action.choices)}")
     return value
 

@@ -28,9 +28,9 @@ from huggingface_hub.utils._http import default_client_factory
 from hatespeech.card import render_card
 
 try:  # the HTTP client of huggingface_hub 2.x
-    from httpx2 import TransportError
+    from httpx2 import TimeoutException, TransportError
 except ImportError:  # huggingface_hub 1.x
-    from httpx import TransportError
+    from httpx import TimeoutException, TransportError
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +71,9 @@ def with_retries(call: Callable, what: str, attempts: int | None = None):
             problem = f"HTTP {status}"
         except TransportError as err:
             if attempt == attempts:
+                problem = "no answer from" if isinstance(err, TimeoutException) else "cannot reach"
                 raise HubError(
-                    f"no answer from the Hub at {constants.ENDPOINT} for {what} after {attempts} attempt(s) "
+                    f"{problem} the Hub at {constants.ENDPOINT} for {what} after {attempts} attempt(s) "
                     f"({type(err).__name__}, {hub_timeout():g} s timeout); retry later"
                 ) from None
             problem = type(err).__name__

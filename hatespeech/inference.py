@@ -134,8 +134,7 @@ class Classifier:
         """Class probabilities, shape (len(texts), 2), in input order."""
         if not texts:
             return torch.empty((0, len(self.id2label)))
-        if self.normalize:  # a model saved without the normaliser in its tokenizer
-            texts = [normalize_tweet(text) for text in texts]
+        texts = [normalize_tweet(text) for text in texts] if self.normalize else list(texts)
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)
         lengths = [len(ids) for ids in encoded["input_ids"]]
         batches = length_batches(lengths, self.batch_size, self.max_batch_tokens)

@@ -78,11 +78,12 @@ def test_pushed_model_loads_with_pipeline_in_a_fresh_cache(hub, pushed, tmp_path
     code = (
         "from transformers import pipeline\n"
         f"clf = pipeline('text-classification', model='{REPO_ID}', device='cpu')\n"
-        "print(sorted({r['label'] for r in clf(['@user go back invaders', 'nice sunny day', 'love you'])}))"
+        "import json\n"
+        "print(json.dumps(sorted({r['label'] for r in clf(['@user go back invaders', 'nice sunny day', 'love'])})))"
     )
     result = run_client(["-c", code], client_env(hub, tmp_path / "fresh_home", token=None), tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    labels = eval(result.stdout.strip().splitlines()[-1])
+    labels = json.loads(result.stdout.strip().splitlines()[-1])
     assert labels and set(labels) <= {"hate", "not-hate"}
     assert (tmp_path / "fresh_home" / "hub").is_dir(), "the model came through the Hub cache"
 
@@ -180,6 +181,41 @@ def test_app_serves_the_pushed_model_by_hub_id(hub, pushed, tmp_path):
         server.terminate()
         server.wait(timeout=30)
     assert (tmp_path / "space_home" / "hub").is_dir(), "the model was downloaded through the Hub cache"
+
+
+RAW_TWEETS = ["@Bob_99 go back invaders https://t.co/x1", "nice day @alice www.example.org/love",
+              "so   happy\ttoday @x", "@a @b @c deport the vermin"]  # fmt: skip
+
+
+def test_plain_pipeline_on_raw_tweets_matches_the_app(hub, pushed, tmp_path):
+    """The pushed tokenizer normalises by itself: raw tweets through pipeline() == the app's answers."""
+    import httpx
+    from serving_fixtures import free_port
+
+    code = (
+        "import json, sys\nfrom transformers import pipeline\n"
+        f"clf = pipeline('text-classification', model='{REPO_ID}', device='cpu', top_k=None)\n"
+        "print(json.dumps([{r['label']: r['score'] for r in rows} for rows in clf(json.loads(sys.argv[1]))]))"
+    )
+    result = run_client(["-c", code, json.dumps(RAW_TWEETS)], client_env(hub, tmp_path / "plain", token=None), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    plain = json.loads(result.stdout.strip().splitlines()[-1])
+
+    port = free_port()
+    env = client_env(hub, tmp_path / "app_home", token=None)
+    env.update(MODEL_ID=REPO_ID, PORT=str(port), HOST="127.0.0.1", INFERENCE_BACKEND="fp32")
+    server = subprocess.Popen([sys.executable, str(REPO_ROOT / "app.py")], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        _wait_for_health(f"http://127.0.0.1:{port}", server)
+        served = httpx.post(f"http://127.0.0.1:{port}/v1/classify", json={"texts": RAW_TWEETS}).json()["predictions"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    for mine, app_answer in zip(plain, served, strict=True):
+        assert max(mine, key=mine.get) == app_answer["label"]
+        for label, probability in app_answer["probabilities"].items():
+            assert mine[label] == pytest.approx(probability, abs=1e-5)
 
 
 def _wait_for_health(url: str, server: subprocess.Popen, timeout: float = 120) -> dict:

@@ -150,9 +150,10 @@ def test_resume_from_latest_checkpoint(train_args, tmp_path):
     assert (tmp_path / "out" / "checkpoint-4").is_dir()
 
 
-def test_resume_latest_without_checkpoint_fails_clearly(train_args, tmp_path):
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        train.main([*train_args, "--max_steps", "1", "--resume_from_checkpoint", "latest"])
+def test_resume_latest_without_checkpoint_starts_from_the_beginning(train_args, tmp_path, caplog):
+    assert train.main([*train_args, "--max_steps", "1", "--resume_from_checkpoint", "latest"]) == 0
+    assert "no complete checkpoint" in caplog.text
+    assert json.loads((tmp_path / "out" / "trainer_state.json").read_text())["global_step"] == 1
 
 
 def test_search_with_sqlite_storage_resumes_to_three_trials(train_args, tmp_path):

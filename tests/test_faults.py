@@ -1,0 +1,171 @@
+"""Faults end in one line and a non-zero exit, never a traceback or a silently wrong answer."""
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import evaluate
+import pytest
+
+import app as app_module
+import predict
+import train
+from hatespeech.inference import Classifier, ModelError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def model_without_tokenizer(trained_model_dir, tmp_path):
+    folder = tmp_path / "no-tokenizer"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(trained_model_dir / name, folder / name)
+    return folder
+
+
+def _one_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    assert "Traceback" not in text
+    return lines[-1]
+
+
+def test_a_model_without_tokenizer_files_is_refused_everywhere(model_without_tokenizer, tweeteval_dir, tmp_path, capsys,
+                                                                monkeypatch):  # fmt: skip
+    with pytest.raises(ModelError, match="tokenizer"):
+        Classifier(str(model_without_tokenizer))
+    tweets = tmp_path / "t.txt"
+    tweets.write_text("@user deport all the vermin immigrants now\n")
+    args = ["--model", str(model_without_tokenizer)]
+    assert predict.main([*args, "--input", str(tweets), "--output", str(tmp_path / "p.csv")]) == 2
+    assert evaluate.main([*args, "--data_dir", str(tweeteval_dir), "--output_dir", str(tmp_path / "e")]) == 2
+    monkeypatch.setenv("MODEL_ID", str(model_without_tokenizer))
+    assert app_module.main() == 1  # before serving: /health never says ready
+    err = capsys.readouterr().err
+    assert err.count("the tokenizer knows no ordinary word") == 3
+
+
+def test_a_tokenizer_larger_than_the_model_is_refused(trained_model_dir, tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = tmp_path / "mismatch"
+    tokenizer = AutoTokenizer.from_pretrained(trained_model_dir)
+    tokenizer.add_tokens([f"extra{i}" for i in range(50)])
+    tokenizer.save_pretrained(folder)
+    AutoModelForSequenceClassification.from_pretrained(trained_model_dir).save_pretrained(folder)
+    with pytest.raises(ModelError, match="do not belong together"):
+        Classifier(str(folder))
+
+
+def test_cli_faults_are_one_line(trained_model_dir, tweeteval_dir, tmp_path, capsys):
+    bad_yaml, bad_value = tmp_path / "bad.yaml", tmp_path / "value.yaml"
+    bad_yaml.write_text("learning_rate: [1\n")
+    bad_value.write_text("learning_rate: abc\n")
+    cases = [
+        (train.main, ["--config", str(bad_yaml)], 2, "not valid YAML"),
+        (train.main, ["--config", str(bad_value)], 2, "learning_rate: 'abc' is not a valid float"),
+        (train.main, ["--no_such_flag", "1"], 2, "see --help for the valid options"),
+        (train.main, ["--save_strategy", "steps"], 2, "Fix: pass --eval_strategy"),
+        (evaluate.main, ["--model", str(tmp_path / "missing"), "--data_dir", str(tweeteval_dir)], 2,
+         "cannot load a model"),
+        (predict.main, ["--model", str(tmp_path / "missing"), "--input", __file__, "--output", "x.csv"], 2, ".py"),
+        (predict.main, ["--model", str(trained_model_dir), "--input", __file__, "--output", str(tmp_path)], 2,
+         "is a directory"),
+    ]  # fmt: skip
+    for main, argv, status, message in cases:
+        assert main(argv) == status, argv
+        assert message in _one_line(capsys.readouterr().err), argv
+    with pytest.raises(SystemExit) as exit_info:  # argparse's own one-line usage error
+        evaluate.main(["--model", str(trained_model_dir), "--split", "bogus"])
+    assert exit_info.value.code == 2 and "invalid choice: 'bogus'" in capsys.readouterr().err
+
+
+def test_predict_fails_when_nothing_can_be_classified(trained_model_dir, tmp_path, capsys):
+    for content in (b"", b"\x00\n\n"):
+        source = tmp_path / "bad.txt"
+        source.write_bytes(content)
+        assert (
+            predict.main(
+                ["--model", str(trained_model_dir), "--input", str(source), "--output", str(tmp_path / "o.csv")]
+            )
+            == 1
+        )
+        assert "no tweet could be classified" in capsys.readouterr().err
+
+
+def test_a_hub_that_never_answers_ends_in_one_line(trained_model_dir, tmp_path):
+    """A server that accepts connections and never replies: the push gives up within its timeout and retries."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept_forever():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])  # keep it open, say nothing
+            except OSError:
+                continue
+
+    threading.Thread(target=accept_forever, daemon=True).start()
+    env = {"HF_ENDPOINT": f"http://127.0.0.1:{listener.getsockname()[1]}", "HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_x",
+           "HF_HUB_DISABLE_XET": "1", "HATESPEECH_HUB_TIMEOUT": "1", "HATESPEECH_HUB_ATTEMPTS": "2",
+           "PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf")}  # fmt: skip
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "hatespeech.hub", "push", str(trained_model_dir), "tester/hung"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    stop.set()
+    listener.close()
+    assert result.returncode == 1
+    assert "no answer from the Hub" in _one_line(result.stderr) and "after 2 attempt(s)" in result.stderr
+    assert time.monotonic() - started < 60
+    assert accepted, "the client did connect"
+
+
+def test_resume_skips_a_checkpoint_cut_short_by_sigkill(train_args, tmp_path):
+    """Kill a run with SIGKILL while it writes its first checkpoint, then resume with `latest`."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    signal_file = tmp_path / "writing-checkpoint"
+    # Test-only shim loaded by the child: announce the first checkpoint write mid-way, then hang there.
+    (hook / "sitecustomize.py").write_text(
+        "import pathlib, time\n"
+        "from transformers import Trainer\n"
+        "_save = Trainer._save_optimizer_and_scheduler\n"
+        "def _slow(self, output_dir):\n"
+        f"    pathlib.Path({str(signal_file)!r}).write_text(output_dir)\n"
+        "    time.sleep(600)\n"
+        "Trainer._save_optimizer_and_scheduler = _slow\n"
+    )
+    out, argv = tmp_path / "out", train_args  # the fixture trains into tmp_path / "out"
+    env = {**_child_env(), "PYTHONPATH": f"{hook}:{REPO_ROOT}"}
+    child = subprocess.Popen([sys.executable, str(REPO_ROOT / "train.py"), *argv, "--save_strategy", "epoch"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not signal_file.exists():
+        assert child.poll() is None and time.monotonic() < deadline, "the run never reached its first checkpoint"
+        time.sleep(0.2)
+    child.send_signal(signal.SIGKILL)
+    child.wait(30)
+    partial = Path(signal_file.read_text())
+    assert partial.is_dir() and not (partial / "trainer_state.json").exists()
+
+    assert train.main([*argv, "--resume_from_checkpoint", "latest"]) == 0
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 6  # 2 epochs of 3 steps
+    assert (partial / "trainer_state.json").is_file()  # the cut checkpoint was written again, whole
+
+
+def _child_env() -> dict:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -1,0 +1,74 @@
+"""Predictions files follow the input order, whatever sampler trained: re-scored from outside, they give
+the reported score, and row i is the model's answer for tweet i."""
+
+import json
+import random
+
+import pytest
+import torch
+from conftest import COMMON_WORDS, HATE_WORDS, NEUTRAL_WORDS
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+import train
+
+
+def tweeteval_macro_f1(gold: list[int], predicted: list[int]) -> float:
+    """TweetEval's hate score written out by hand: the mean over both classes of F1 (0 when undefined)."""
+    scores = []
+    for label in (0, 1):
+        tp = sum(g == label and p == label for g, p in zip(gold, predicted, strict=True))
+        fp = sum(g != label and p == label for g, p in zip(gold, predicted, strict=True))
+        fn = sum(g == label and p != label for g, p in zip(gold, predicted, strict=True))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(scores) / 2
+
+
+def write_varied_lengths(folder) -> None:
+    """TweetEval layout with tweets of 1 to 14 words, so length-grouped sampling reorders them."""
+    rng = random.Random(7)
+    folder.mkdir()
+    (folder / "mapping.txt").write_text("0\tnot-hate\n1\thate")
+    for prefix, n in (("train", 64), ("val", 24), ("test", 40)):
+        labels = [i % 2 for i in range(n)]
+        texts = [" ".join(rng.choices((HATE_WORDS if y else NEUTRAL_WORDS) + COMMON_WORDS, k=rng.randint(1, 14)))
+                 for y in labels]  # fmt: skip
+        (folder / f"{prefix}_text.txt").write_text("".join(t + "\n" for t in texts))
+        (folder / f"{prefix}_labels.txt").write_text("".join(f"{y}\n" for y in labels))
+
+
+@pytest.fixture(scope="module")
+def grouped_run(tiny_model_dir, tmp_path_factory):
+    work = tmp_path_factory.mktemp("order")
+    write_varied_lengths(work / "data")
+    args = ["--model_name_or_path", str(tiny_model_dir), "--data_dir", str(work / "data"),
+            "--output_dir", str(work / "model"), "--num_train_epochs", "10", "--learning_rate", "3e-3",
+            "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "8",
+            "--train_sampling_strategy", "group_by_length", "--auto_bf16", "false",
+            "--report_to", "none", "--use_cpu", "--disable_tqdm", "true"]  # fmt: skip
+    assert train.main([*args, "--early_stopping_patience", "0"]) == 0
+    # A model that says one label for everything would make any row order look right.
+    assert len(set(_lines(work / "model" / "predictions_test.txt"))) == 2
+    return work / "data", work / "model"
+
+
+def _lines(path) -> list[int]:
+    return [int(line) for line in path.read_text().split()]
+
+
+@pytest.mark.parametrize(("split", "prefix"), [("validation", "val"), ("test", "test")])
+def test_written_predictions_rescore_to_the_reported_macro_f1(grouped_run, split, prefix):
+    data, model = grouped_run
+    gold, predicted = _lines(data / f"{prefix}_labels.txt"), _lines(model / f"predictions_{split}.txt")
+    reported = json.loads((model / "eval_results.json").read_text())[split]["macro_f1"]
+    assert tweeteval_macro_f1(gold, predicted) == pytest.approx(reported, abs=1e-9)
+
+
+def test_row_i_is_the_models_answer_for_tweet_i(grouped_run):
+    data, model = grouped_run
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    network = AutoModelForSequenceClassification.from_pretrained(model).eval()
+    expected = []
+    with torch.inference_mode():
+        for text in (data / "test_text.txt").read_text().splitlines():  # one at a time: no padding, no order
+            expected.append(int(network(**tokenizer(text, return_tensors="pt")).logits.argmax(-1)))
+    assert _lines(model / "predictions_test.txt") == expected
