@@ -66,6 +66,7 @@ def card_values(folder: Path, repo_id: str | None = None, space_id: str | None =
         "base_model_citation": MINILM_CITATION if base_id == EMBEDDED_HUB_ID else "",
         "data_sizes": train.get("data_sizes", "train / validation / test"),
         "early_stopping_patience": config.get("early_stopping_patience"),
+        "max_seq_length": config.get("max_seq_length", 128),
         "hyperparameters": {name: config[name] for name in HYPERPARAMETERS if name in config},
         "search": _search_summary(folder / "search"),
         "scores": scores,
