@@ -35,7 +35,7 @@ def single_latencies(url: str, tweets: list[str], stop: threading.Event | None, 
 
 
 def p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100)[98] if len(values) >= 2 else values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[98] if len(values) >= 2 else values[0]
 
 
 def measure(model: str, chunk: int, tweets: list[str]) -> dict:

@@ -62,18 +62,23 @@ class MicroBatcher:
     async def submit_many(self, texts: list[str]) -> list[Prediction]:
         """Classify a batch in chunks that yield to single texts; results in input order."""
         size = self.bulk_chunk or len(texts) or 1
+        # Chunks of similar lengths pad little, as one length-sorted pass over the whole job would.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         loop = asyncio.get_running_loop()
         futures = []
         for start in range(0, len(texts), size):
             futures.append(loop.create_future())
-            self.bulk.append((texts[start : start + size], futures[-1]))
+            self.bulk.append(([texts[i] for i in order[start : start + size]], futures[-1]))
         self.wake.set()
         try:
             chunks = await asyncio.gather(*futures)
         finally:  # a client that went away: its chunks still queued are skipped
             for future in futures:
                 future.cancel()
-        return [prediction for chunk in chunks for prediction in chunk]
+        predictions: list[Prediction] = [None] * len(texts)  # type: ignore[list-item]
+        for index, prediction in zip(order, (p for chunk in chunks for p in chunk), strict=True):
+            predictions[index] = prediction
+        return predictions
 
     async def _serve(self) -> None:
         while True:

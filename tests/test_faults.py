@@ -132,6 +132,18 @@ def test_a_hub_that_never_answers_ends_in_one_line(trained_model_dir, tmp_path):
     assert accepted, "the client did connect"
 
 
+def test_train_push_to_an_unreachable_hub_prints_scores_then_one_line(train_args, tmp_path):
+    env = {**_child_env(), "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_x",
+           "HATESPEECH_HUB_ATTEMPTS": "1", "PYTHONPATH": str(REPO_ROOT)}  # fmt: skip
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "train.py"), *train_args, "--max_steps", "1",
+                             "--push_to_hub", "--hub_model_id", "tester/x"], env=env, capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert result.returncode == 1
+    assert "test macro-F1" in result.stdout  # the scores come before the push
+    assert _one_line(result.stderr).startswith("error: cannot reach the Hub at http://127.0.0.1:9")
+    assert "retry with: python -m hatespeech.hub push" in result.stderr
+
+
 def test_resume_skips_a_checkpoint_cut_short_by_sigkill(train_args, tmp_path):
     """Kill a run with SIGKILL while it writes its first checkpoint, then resume with `latest`."""
     hook = tmp_path / "hook"

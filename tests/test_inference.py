@@ -47,3 +47,32 @@ def test_backend_choice():
     assert resolve_backend("fp32", cpu) == "fp32"
     with pytest.raises(ValueError, match="unknown backend"):
         resolve_backend("int4", cpu)
+
+
+def test_settings_saved_by_training_are_read_back(trained_model_dir, tiny_model_dir, tmp_path):
+    """No train/serve skew: the trained model carries its normaliser and length; an older one gets defaults."""
+    from transformers import AutoModelForSequenceClassification
+
+    trained = Classifier(str(trained_model_dir), backend="fp32")
+    assert not trained.normalize  # the tokenizer normalises by itself
+    assert trained.max_length == trained.model.config.max_seq_length == trained.tokenizer.model_max_length
+
+    legacy = tmp_path / "legacy"  # a model saved before: plain tokenizer, no run settings in its config
+    AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2).save_pretrained(legacy)
+    for name in ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"):
+        if (tiny_model_dir / name).exists():
+            (legacy / name).write_bytes((tiny_model_dir / name).read_bytes())
+    old = Classifier(str(legacy), backend="fp32")
+    assert old.normalize and old.max_length == 128
+
+    raw = tmp_path / "raw"  # trained with normalize_text false and a short max_seq_length
+    model = AutoModelForSequenceClassification.from_pretrained(legacy)
+    model.config.update({"normalize_text": False, "max_seq_length": 6})
+    model.save_pretrained(raw)
+    for path in legacy.iterdir():
+        if "token" in path.name or path.name == "vocab.txt":
+            (raw / path.name).write_bytes(path.read_bytes())
+    unnormalised = Classifier(str(raw), backend="fp32")
+    assert not unnormalised.normalize and unnormalised.max_length == 6
+    long_text = "nice day " * 20
+    assert torch.allclose(unnormalised.predict_proba([long_text]), unnormalised.predict_proba(["nice day nice day"]))

@@ -38,12 +38,13 @@ def test_csv_and_jsonl_inputs_with_tweeteval_output(trained_model_dir, tmp_path)
     assert labels[:3] == [labels[0], labels[1], ""] and labels[0] in {"0", "1"}  # line 3 has no tweet field
 
     jsonl = tmp_path / "in.jsonl"
-    jsonl.write_text(json.dumps({"text": "nice day"}) + "\n{oops\n" + json.dumps({"txt": "x"}) + "\n")
+    jsonl.write_text(json.dumps({"text": "nice day"}) + "\n{oops\n" + json.dumps({"txt": "x"}) + "\n"
+                     + json.dumps({"text": "ab\ud800cd"}) + "\n")  # fmt: skip
     out_csv = tmp_path / "preds.csv"
     assert predict.main(["--model", str(trained_model_dir), "--input", str(jsonl), "--output", str(out_csv)]) == 0
     assert [r["error"] for r in _rows(out_csv)] == [
         "", "line 2 is not valid JSON (Expecting property name enclosed in double quotes)",
-        "line 3 has no string 'text' field"]  # fmt: skip
+        "line 3 has no string 'text' field", "line 4 is not valid UTF-8"]  # fmt: skip
 
 
 def test_large_file_streams_in_chunks_and_keeps_order(trained_model_dir, tmp_path):

@@ -28,6 +28,7 @@ def test_model_tab_shows_recorded_scores_and_test_plots(trained_model_dir):
     markdown, plots = model_report(str(trained_model_dir), None)
     test_f1 = json.loads((trained_model_dir / "eval_results.json").read_text())["test"]["macro_f1"]
     assert f"| test | {test_f1:.4f} |" in markdown
+    assert str(trained_model_dir.parent) not in markdown and f"local:{trained_model_dir.name}" in markdown
     assert [Path(p).name for p in plots] == ["test_confusion_matrix.png", "test_precision_recall.png",
                                              "test_reliability.png"]  # fmt: skip
 
@@ -40,6 +41,18 @@ def test_gradio_client_predict_endpoint(base_url):
     confidences = {c["label"]: c["confidence"] for c in result["confidences"]}
     assert set(confidences) == {"hate", "not-hate"}
     assert sum(confidences.values()) == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("ab\ud800cd", "tweet is not valid UTF-8"), ("\u200b\ufeff", "tweet is empty"), ("x" * 1001, "the limit is 1000")],
+)
+def test_predict_endpoint_refuses_bad_text_with_the_shared_message(base_url, text, message):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        Client(base_url, verbose=False).predict(text, api_name="/predict")
 
 
 def test_batch_tab_refuses_server_paths_through_raw_http_and_gradio_client(base_url, tmp_path, monkeypatch):
