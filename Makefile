@@ -9,7 +9,7 @@ DATA_DIR ?= $(firstword $(wildcard ../shared/tweeteval/hate))
 TORCH_INDEX ?=
 TRAIN_ARGS ?=
 
-.PHONY: install install-dev browser train search test lint format clean serve
+.PHONY: install install-dev browser postgres train search search-worker test lint format clean serve
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -32,12 +32,24 @@ train: install
 search: install
 	$(PY) train.py --search $(if $(DATA_DIR),--data_dir $(DATA_DIR)) $(TRAIN_ARGS)
 
+# An extra machine of a shared study: make search-worker STORAGE=postgresql+psycopg://... STUDY=hate N_TRIALS=40
+search-worker: install
+	@test -n "$(STORAGE)" || (echo "set STORAGE=<the study's database URL>, the same as the coordinator's" && exit 2)
+	$(PY) train.py --search --search_only --storage "$(STORAGE)" --study_name $(or $(STUDY),hatespeech) \
+		--n_trials $(or $(N_TRIALS),10) --output_dir outputs/search-worker $(if $(DATA_DIR),--data_dir $(DATA_DIR)) $(TRAIN_ARGS)
+
 # Debian's chromium for the browser tests (playwright drives it; it cannot download its own here).
 browser:
 	@test -n "$$CHROMIUM_PATH" || command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
 		|| echo "chromium could not be installed (not root?): the browser test will be skipped"
 
-test: install-dev browser
+# Debian's PostgreSQL for the shared-study tests (a throw-away cluster per test run, on loopback).
+postgres:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| (apt-get update -q && apt-get install -y -q postgresql) \
+		|| echo "postgresql could not be installed (not root?): the shared-study tests will be skipped"
+
+test: install-dev browser postgres
 	$(PY) -m pytest
 
 serve: install

@@ -105,7 +105,7 @@ def write_chunk(classifier, writer, records) -> int:
     predictions = dict(zip((r.line for r in good), classifier.classify([r.text for r in good]), strict=True))
     for record in records:
         if record.error:
-            print(record.message, file=sys.stderr)
+            tqdm.write(record.message, file=sys.stderr)  # on its own line, above the progress bar
         writer.write(record, predictions.get(record.line))
     return len(good)
 

@@ -13,7 +13,11 @@ DDP on CPU (2 processes, gloo) and on GPUs:
     accelerate launch --config_file configs/accelerate/multi_gpu.yaml train.py
 
 Multi-node: the same accelerate/torchrun command on every machine with --num_machines,
---machine_rank and --main_process_ip; a search shares one --storage URL (e.g. PostgreSQL).
+--machine_rank and --main_process_ip.
+
+A search shared by several machines (one PostgreSQL study; the coordinator retrains the best):
+    python train.py --search --n_trials 40 --storage postgresql+psycopg://user:pw@db/optuna --study_name hate
+    python train.py --search --search_only --n_trials 40 --storage <same URL> --study_name hate   # each extra machine
 """
 
 import logging
@@ -24,6 +28,7 @@ from hatespeech.card import write_card
 from hatespeech.config import ConfigError
 from hatespeech.data import DataError
 from hatespeech.hub import HubError, push_folder
+from hatespeech.search import SearchError
 from hatespeech.training import parse_train_args, train
 
 
@@ -43,9 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         scores = train(data_args, model_args, search_args, training_args)
-    except DataError as err:
+    except (DataError, SearchError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if search_args.search_only:
+        print(f"Study {search_args.study_name!r} is full; the coordinator (the run without --search_only) retrains")
+        return 0
     if training_args.process_index != 0:
         return 0
     output_dir = Path(training_args.output_dir)

@@ -214,6 +214,8 @@ def train(
         space = SearchSpace.from_yaml(search_args.search_space, _option_names(training_args, model_args))
         search_trainer = make_trainer(training_args, model_args, tokenized, tokenizer, hp_space=space.suggest)
         best_params = run_search(search_trainer, space, search_args, training_args.output_dir)
+        if best_params is None:  # a --search_only worker: the coordinator retrains
+            return {}
         logger.info("Best trial parameters: %s", best_params)
         apply_params(best_params, training_args, model_args)
         search_summary = {"best_params": best_params}

@@ -14,6 +14,8 @@ HATE_WORDS = ["hate", "scum", "vermin", "go", "back", "invaders", "filthy", "dep
 NEUTRAL_WORDS = ["love", "nice", "day", "coffee", "music", "friends", "happy", "sunny"]
 COMMON_WORDS = ["@user", "http", "the", "you", "are", "so", "today", "!", "#", "tweet"]
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# Evaluate and save after every step, so runs of a few steps exercise checkpoints and early stopping.
+EVERY_STEP = ["--eval_strategy", "steps", "--eval_steps", "1", "--save_strategy", "steps", "--save_steps", "1"]
 
 
 def make_tweets(n: int, seed: int) -> tuple[list[str], list[int]]:

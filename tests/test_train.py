@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import EVERY_STEP
 from serving_fixtures import free_port
 from transformers import pipeline
 
@@ -20,7 +21,6 @@ from hatespeech.training import TrainingArguments
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Evaluate and checkpoint after every step, so 2-step runs exercise selection and early stopping.
-EVERY_STEP = ["--eval_strategy", "steps", "--eval_steps", "1", "--save_strategy", "steps", "--save_steps", "1"]
 
 
 def test_help_documents_every_option(capsys):
