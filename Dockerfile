@@ -18,7 +18,7 @@ COPY requirements.txt .
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
     && pip install -r requirements.txt
 
-COPY --chown=1000:1000 app.py hub_card.md ./
+COPY --chown=1000:1000 app.py ./
 COPY --chown=1000:1000 hatespeech ./hatespeech
 
 USER 1000:1000

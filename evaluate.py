@@ -3,6 +3,7 @@
     python evaluate.py --model outputs/model                       # TweetEval hate test split
     python evaluate.py --model <org>/<name> --revision v1.0 --data_dir ../shared/tweeteval/hate
     python evaluate.py --model outputs/model --split validation --test_file my.csv
+    python evaluate.py --model outputs/model --data_dir ../shared/tweeteval/hate --panel   # + other sources, HateCheck
 
 Writes ``eval_results.json``, ``predictions_<split>.txt`` (TweetEval's format: one label id per
 line, input order) and plots (confusion matrix, precision-recall, reliability) to --output_dir,
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     from hatespeech.evaluation import leaderboard_table, write_report
     from hatespeech.inference import Classifier, ModelError
+    from hatespeech.run_folder import RunFolder
 
     try:
         dataset = load_split(data_args, eval_args.split)
@@ -62,14 +64,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     probabilities = classifier.predict_proba(dataset["text"], progress=True)
     output_dir = Path(eval_args.output_dir) if eval_args.output_dir else default_output_dir(eval_args.model)
-    scores = write_report(
-        output_dir, eval_args.split, dataset["label"], probabilities.numpy(), classifier.decide(probabilities).numpy()
-    )
+    # Labels by argmax, as the Classifier and pipeline() decide.
+    scores = write_report(RunFolder(output_dir), eval_args.split, dataset["label"], probabilities.numpy())
     print(f"{eval_args.model} on {eval_args.split} ({len(dataset)} tweets): macro-F1 {scores['macro_f1']:.4f}, "
           f"accuracy {scores['accuracy']:.4f}, predicted hate rate {scores['pred_hate_rate']:.3f} "
           f"(true {scores['true_hate_rate']:.3f}); backend {classifier.backend}")  # fmt: skip
     if eval_args.split == "test":
         print(leaderboard_table(eval_args.model, scores["macro_f1"]))
+    if data_args.panel:  # every source's validation and test split, and HateCheck
+        from hatespeech.panel import evaluate_panel, panel_markdown, write_panel
+        from hatespeech.sources import SourceError
+
+        try:
+            panel = evaluate_panel(lambda texts: classifier.predict_proba(texts).numpy(), data_args)
+        except (DataError, SourceError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        write_panel(RunFolder(output_dir), panel)
+        print(panel_markdown(panel))
     print(f"Report written to {output_dir}")
     return 0
 

@@ -22,14 +22,72 @@ A search shared by several machines (one PostgreSQL study; the coordinator retra
 
 import logging
 import sys
-from pathlib import Path
+import time
+
+from transformers import set_seed
 
 from hatespeech.card import write_card
-from hatespeech.config import ConfigError
+from hatespeech.config import ConfigError, resolved_config
 from hatespeech.data import DataError
+from hatespeech.evaluation import write_report
+from hatespeech.hardware import describe_hardware
 from hatespeech.hub import HubError, push_folder
+from hatespeech.inference import Classifier
+from hatespeech.panel import evaluate_panel, write_panel
+from hatespeech.run_folder import RunFolder
 from hatespeech.search import SearchError
-from hatespeech.training import parse_train_args, train
+from hatespeech.training import (
+    fit,
+    load_and_tokenize,
+    parse_train_args,
+    predict_splits,
+    save_model,
+    search_best_params,
+    training_tokenizer,
+)
+
+
+def run(data_args, model_args, search_args, training_args) -> dict[str, dict] | None:
+    """The recipe; returns each split's TweetEval scores (on the main process; None on a search-only worker)."""
+    started = time.time()
+    set_seed(training_args.seed)
+    # Data: the tokenizer saved with the model (tweet normaliser inside), the splits, their token ids.
+    tokenizer = training_tokenizer(model_args, data_args)
+    splits, tokenized = load_and_tokenize(data_args, tokenizer, training_args)
+    # Search (optional): the study's best parameters become this run's.
+    best_params = None
+    if search_args.search:
+        best_params = search_best_params(training_args, model_args, search_args, tokenized, tokenizer)
+        if best_params is None:  # a --search_only worker: the coordinator retrains
+            return None
+    # Train with early stopping on validation macro-F1.
+    trainer, train_metrics = fit(training_args, model_args, tokenized, tokenizer)
+    # Predict validation and test in input order (a tuned threshold folded into the head first).
+    predictions, threshold = predict_splits(trainer, tokenized, training_args.tune_threshold)
+    if not trainer.is_world_process_zero():
+        return {}
+    # Save the run: model + tokenizer, every option, how training went.
+    run_folder = RunFolder(training_args.output_dir)
+    save_model(trainer, data_args)
+    run_folder.write_config(resolved_config(data_args, model_args, search_args, training_args))
+    run_folder.write_train_results(
+        {**train_metrics, "wall_time_s": round(time.time() - started, 1), "world_size": training_args.world_size,
+         "hardware": describe_hardware(), "data_sizes": " / ".join(f"{len(ds)} {name}" for name, ds in splits.items()),
+         "best_checkpoint": trainer.state.best_model_checkpoint, "best_val_macro_f1": trainer.state.best_metric,
+         "decision_threshold": threshold, "search": {"best_params": best_params} if best_params else None,
+         "dropped_copies": getattr(splits, "dropped_copies", None)}
+    )  # fmt: skip
+    # Report: scores, predictions files and plots of each split (scored once, here).
+    # With several sources, validation and test here are TweetEval's: the headline, as TweetEval scores it.
+    headline = {split: p.only("tweeteval") for split, p in predictions.items()}
+    scores = {split: write_report(run_folder, split, p.labels, p.probabilities) for split, p in headline.items()}
+    # Panel (with --sources or --panel): every source's validation and test split, and HateCheck.
+    if data_args.sources or data_args.panel:
+        classifier = Classifier(training_args.output_dir)
+        write_panel(run_folder, evaluate_panel(lambda texts: classifier.predict_proba(texts).numpy(), data_args))
+    # Card: README.md rendered from hub_card.md with these scores.
+    write_card(run_folder, training_args.hub_model_id)
+    return scores
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,27 +105,25 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --push_to_hub needs --hub_model_id <org>/<name>", file=sys.stderr)
         return 2
     try:
-        scores = train(data_args, model_args, search_args, training_args)
+        scores = run(data_args, model_args, search_args, training_args)
     except (DataError, SearchError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if search_args.search_only:
+    if scores is None:
         print(f"Study {search_args.study_name!r} is full; the coordinator (the run without --search_only) retrains")
         return 0
-    if training_args.process_index != 0:
+    if not scores:  # not the main process
         return 0
-    output_dir = Path(training_args.output_dir)
-    write_card(output_dir, training_args.hub_model_id)
     for split, metrics in scores.items():
         print(f"{split:>10} macro-F1 {metrics['macro_f1']:.4f}  accuracy {metrics['accuracy']:.4f}")
-    print(f"Model and results saved to {output_dir}")
-    if push_to_hub:
+    print(f"Model and results saved to {training_args.output_dir}")
+    if push_to_hub:  # Publish: model, tokenizer, results, plots and the card rendered for the repo.
         try:
             private = bool(training_args.hub_private_repo)
-            push_folder(output_dir, training_args.hub_model_id, private=private, token=hub_token)
+            push_folder(training_args.output_dir, training_args.hub_model_id, private=private, token=hub_token)
         except HubError as err:  # the trained model stays in output_dir; `python -m hatespeech.hub push` retries
-            print(f"error: {err}; retry with: python -m hatespeech.hub push {output_dir} {training_args.hub_model_id}",
-                  file=sys.stderr)  # fmt: skip
+            print(f"error: {err}; retry with: python -m hatespeech.hub push {training_args.output_dir} "
+                  f"{training_args.hub_model_id}", file=sys.stderr)  # fmt: skip
             return 1
     return 0
 

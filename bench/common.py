@@ -2,14 +2,12 @@
 
 import json
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "bench" / "results"
-sys.path.insert(0, str(REPO_ROOT))  # the benchmarks run from a checkout without installing it
 
 
 def machine() -> dict:

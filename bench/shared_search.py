@@ -36,7 +36,9 @@ def run_study(storage: str, study: str, n_trials: int, workers: int, train_args:
     codes = [process.wait() for process in processes]
     wall = time.perf_counter() - started
     result = optuna.load_study(study_name=study, storage=storage)
-    finished = [t for t in result.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    finished = [
+        t for t in result.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    ]
     per_worker = Counter(t.user_attrs.get("worker", "?") for t in finished)
     return {"workers": workers, "exit_codes": codes, "wall_s": wall, "finished": len(finished),
             "trials_per_worker": sorted(per_worker.values(), reverse=True), "best": result.best_value}  # fmt: skip
@@ -54,7 +56,8 @@ def main() -> None:
     rows = [run_study(args.storage, f"bench-{stamp}-{n}", args.n_trials, int(n), train_args)
             for n in args.workers.split(",")]  # fmt: skip
     print(f"Machine: {describe(machine())}")
-    print(markdown_table(["workers", "wall s", "finished trials", "trials per worker", "best val macro-F1", "exit codes"],
+    headers = ["workers", "wall s", "finished trials", "trials per worker", "best val macro-F1", "exit codes"]
+    print(markdown_table(headers,
                          [[r["workers"], f"{r['wall_s']:.1f}", r["finished"], r["trials_per_worker"],
                            f"{r['best']:.4f}", r["exit_codes"]] for r in rows]))  # fmt: skip
     print(f"Results written to {save('shared_search', {'rows': rows, 'train_args': train_args})}")

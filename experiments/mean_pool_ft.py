@@ -9,14 +9,9 @@ BertForSequenceClassification's tanh pooler on [CLS]. An experiment only: `pipel
 this head without remote code. Prints validation and test macro-F1.
 """
 
-import sys
-from pathlib import Path
-
 import torch
 from transformers import AutoModel, set_seed
 from transformers.modeling_outputs import SequenceClassifierOutput
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
 from hatespeech import ID2LABEL
 from hatespeech.data import load_splits

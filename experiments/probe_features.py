@@ -13,17 +13,14 @@ texts equals the training split's hate rate.
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
+from common import prior_matched_f1
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.svm import SVC
 from transformers import AutoModel, AutoTokenizer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
 from hatespeech.data import DataArguments, load_splits
 from hatespeech.modeling import EMBEDDED_MODEL, resolve_model_path
@@ -46,12 +43,6 @@ def embed(model, tokenizer, texts, batch_size=128):
     inverse = np.argsort(order)
     mean, pooled = torch.cat(mean).numpy()[inverse], torch.cat(pooled).numpy()[inverse]
     return {"mean": mean, "pooler": pooled, "sentence": mean / np.linalg.norm(mean, axis=1, keepdims=True)}
-
-
-def prior_matched_f1(labels, scores, prior) -> float:
-    """Transductive: flag the top ``prior`` fraction of the scored texts as hate."""
-    predicted = (scores >= np.quantile(scores, 1 - prior)).astype(int)
-    return f1_score(labels, predicted, average="macro")
 
 
 def select_on_validation(make, features, labels):

@@ -9,15 +9,10 @@ only: the threshold is chosen on one random half of validation and scored on the
 """
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
+from common import models_and_splits
 from sklearn.metrics import f1_score
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
-
-from prior_matching import models_and_splits
 
 from hatespeech import HATE
 from hatespeech.inference import Classifier

@@ -9,17 +9,13 @@ and prints validation and test macro-F1 for each alpha.
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import yaml
+from common import score
 from transformers import AutoModelForSequenceClassification
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
-
-from prior_matching import score
 
 from hatespeech.data import DataArguments, load_splits
 from hatespeech.inference import Classifier

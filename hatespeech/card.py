@@ -1,18 +1,18 @@
 """The model card: filled from a run's output folder, rendered through ``hub_card.md``."""
 
 import csv
-import json
 import statistics
 from pathlib import Path
 
-import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from hatespeech.config import REPO_ROOT
-from hatespeech.evaluation import SHOWN_SPLITS, leaderboard_table, plot_paths
+from hatespeech.evaluation import SHOWN_SPLITS, leaderboard_table
 from hatespeech.modeling import EMBEDDED_MODEL
+from hatespeech.panel import panel_markdown
+from hatespeech.run_folder import CARD, SEARCH, RunFolder
 
-TEMPLATE = REPO_ROOT / "hub_card.md"
+# Package data (hub_card.md at the top of the checkout links here), so an installed package renders it.
+TEMPLATE = Path(__file__).parent / "templates" / "hub_card.md"
 PLACEHOLDER_REPO = "<org>/<name>"
 EMBEDDED_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 HYPERPARAMETERS = (
@@ -42,15 +42,9 @@ def base_model_hub_id(name_or_path: str) -> str | None:
     return name_or_path
 
 
-def _read(path: Path, loader=json.loads, default=None):
-    return loader(path.read_text(encoding="utf-8")) if path.is_file() else default
-
-
-def card_values(folder: Path, repo_id: str | None = None, space_id: str | None = None) -> dict:
+def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None = None) -> dict:
     """Everything the template needs, read from the run's files (never typed by hand)."""
-    config = _read(folder / "run_config.yaml", yaml.safe_load, {})
-    train = _read(folder / "train_results.json", default={})
-    scores = _read(folder / "eval_results.json", default={})
+    config, train, scores = run.config(), run.train_results(), run.scores()
     base = config.get("model_name_or_path", EMBEDDED_MODEL)
     base_id = base_model_hub_id(base)
     repo_id = repo_id or config.get("hub_model_id") or PLACEHOLDER_REPO
@@ -68,32 +62,35 @@ def card_values(folder: Path, repo_id: str | None = None, space_id: str | None =
         "early_stopping_patience": config.get("early_stopping_patience"),
         "max_seq_length": config.get("max_seq_length", 128),
         "hyperparameters": {name: config[name] for name in HYPERPARAMETERS if name in config},
-        "search": _search_summary(folder / "search"),
+        "search": _search_summary(run),
         "scores": scores,
         "test_macro_f1": test_f1,
         "leaderboard": leaderboard_table(repo_id, test_f1) if test_f1 is not None else "",
-        "plots": _shown_plots(folder),
+        "plots": _shown_plots(run),
         "hardware": train.get("hardware", "hardware not recorded"),
         "wall_time": f"{wall / 60:.1f} min" if wall else "not recorded",
         "world_size": train.get("world_size"),
         "decision_threshold": train.get("decision_threshold"),
+        "sources": ", ".join(config.get("sources") or []),
+        "dropped_copies": train.get("dropped_copies"),
+        "panel": panel_markdown(run.panel()) if run.panel() else "",
     }
 
 
-def _shown_plots(folder: Path) -> dict[str, str]:
+def _shown_plots(run: RunFolder) -> dict[str, str]:
     """The test split's plots, else validation's, titled by split and kind."""
     for split in SHOWN_SPLITS:
-        paths = {f"{split} {kind}": path for kind, path in plot_paths(split).items() if (folder / path).is_file()}
+        paths = {f"{split} {kind}": name for kind, name in run.existing_plots(split).items()}
         if paths:
             return paths
     return {}
 
 
-def _search_summary(folder: Path) -> dict | None:
-    summary = _read(folder / "best_trial.json")
+def _search_summary(run: RunFolder) -> dict | None:
+    summary = run.search_summary()
     if summary is None:
         return None
-    trials_path = folder / "trials.csv"
+    trials_path = run.file(f"{SEARCH}/trials.csv")
     if trials_path.is_file():
         with trials_path.open(encoding="utf-8") as handle:
             values = [float(row["value"]) for row in csv.DictReader(handle) if row.get("value")]
@@ -105,9 +102,9 @@ def _search_summary(folder: Path) -> dict | None:
     return summary
 
 
-def render_card(folder: str | Path, repo_id: str | None = None, space_id: str | None = None) -> ModelCard:
+def render_card(run: RunFolder, repo_id: str | None = None, space_id: str | None = None) -> ModelCard:
     """The model card for a run folder, with ``model-index`` so the Hub shows the test score."""
-    values = card_values(Path(folder), repo_id, space_id)
+    values = card_values(run, repo_id, space_id)
     eval_results = [
         EvalResult(
             task_type="text-classification",
@@ -139,8 +136,8 @@ def render_card(folder: str | Path, repo_id: str | None = None, space_id: str | 
     return ModelCard.from_template(card_data, template_path=str(TEMPLATE), **values)
 
 
-def write_card(folder: str | Path, repo_id: str | None = None) -> Path:
-    """Render the card into ``folder/README.md``."""
-    path = Path(folder) / "README.md"
-    render_card(folder, repo_id).save(path)
+def write_card(run: RunFolder, repo_id: str | None = None) -> Path:
+    """Render the card into the run folder's ``README.md``."""
+    path = run.file(CARD)
+    render_card(run, repo_id).save(path)
     return path

@@ -12,6 +12,8 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser
 
+# The checkout around the package: where the default configs/ live. Optional: an installed package
+# without it runs with the dataclass defaults and explicit --config / --search_space files.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SECRET_FIELDS = ("hub_token", "push_to_hub_token")
 
@@ -129,8 +131,3 @@ def _plain(value):
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
-
-
-def write_config(path: Path, *instances) -> None:
-    """Write the resolved configuration as YAML, loadable again with ``--config``."""
-    path.write_text(yaml.safe_dump(resolved_config(*instances), sort_keys=False), encoding="utf-8")

@@ -10,6 +10,7 @@ import csv
 import json
 import logging
 import os
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,23 @@ class DataArguments:
     max_eval_samples: int | None = field(
         default=None, metadata={"help": "Keep only the first N validation and test tweets."}
     )
+    sources: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "More training sources besides TweetEval, each 'name' or 'name:cap' (at most cap training rows, "
+            "a seeded sample): davidson, hatexplain, ethos, mlma, stormfront (see hatespeech/sources.py). Their "
+            "validation splits join TweetEval's, and the mean of the sources' macro-F1 selects the model."
+        },
+    )
+    sources_dir: str = field(
+        default="../shared/hate_sources",
+        metadata={"help": "Folder with one subfolder per source, in the original file formats."},
+    )
+    source_split_seed: int = field(default=0, metadata={"help": "Seed of the splits of sources that have none."})
+    panel: bool = field(
+        default=False,
+        metadata={"help": "Score the evaluation panel (every source's splits and HateCheck); on with --sources."},
+    )
 
     def resolved_data_dir(self) -> str | None:
         """The TweetEval folder to read: the flag, else the environment variable."""
@@ -89,7 +107,50 @@ def load_splits(args: DataArguments) -> DatasetDict:
     splits = _truncate(splits, args.max_train_samples, args.max_eval_samples)
     if args.normalize_text:
         splits = splits.map(lambda batch: {"text": [normalize_tweet(t) for t in batch["text"]]}, batched=True)
+    if args.sources:
+        splits = add_sources(splits, args)
     return splits
+
+
+def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
+    """TweetEval plus the configured sources, with a ``source`` column. Training rows whose normalised
+    text equals a validation or test text of any source (TweetEval and HateCheck included) are dropped."""
+    from hatespeech.sources import SPLITS, SourceError, load_source, parse_source
+
+    try:
+        specs = [parse_source(spec) for spec in args.sources]
+        loaded = {name: load_source(Path(args.sources_dir), name, args.source_split_seed) for name, _ in specs}
+        hatecheck = load_source(Path(args.sources_dir), "hatecheck", args.source_split_seed)["test"]
+    except (SourceError, OSError) as err:
+        raise DataError(str(err)) from None
+    held_out = {normalize_tweet(t) for s in ("validation", "test") if s in tweeteval for t in tweeteval[s]["text"]}
+    held_out |= {normalize_tweet(r.text) for rows in loaded.values() for s in ("validation", "test") for r in rows[s]}
+    held_out |= {normalize_tweet(r.text) for r in hatecheck}
+    columns: dict[str, dict[str, list]] = {s: {"text": [], "label": [], "source": []} for s in SPLITS if s in tweeteval}
+    kept = [i for i, text in enumerate(tweeteval["train"]["text"]) if normalize_tweet(text) not in held_out]
+    dropped = {"tweeteval": len(tweeteval["train"]) - len(kept)}
+    for split in columns:
+        rows = tweeteval[split].select(kept) if split == "train" else tweeteval[split]
+        columns[split]["text"] += rows["text"]
+        columns[split]["label"] += rows["label"]
+        columns[split]["source"] += ["tweeteval"] * len(rows)
+    for name, cap in specs:
+        rows = loaded[name]
+        train = [r for r in rows["train"] if normalize_tweet(r.text) not in held_out]
+        dropped[name] = len(rows["train"]) - len(train)
+        if cap is not None and len(train) > cap:
+            train = random.Random(f"{args.source_split_seed}-{name}-cap").sample(train, cap)
+        for split, chosen in (("train", train), ("validation", rows["validation"]), ("test", rows["test"])):
+            if split in columns:
+                text = [normalize_tweet(r.text) if args.normalize_text else r.text for r in chosen]
+                columns[split]["text"] += text
+                columns[split]["label"] += [r.label for r in chosen]
+                columns[split]["source"] += [name] * len(chosen)
+    logger.info("Training rows dropped as copies of a validation or test text: %s", dropped)
+    features = Features({**FEATURES, "source": Value("string")})
+    mixed = DatasetDict({split: Dataset.from_dict(data, features=features) for split, data in columns.items()})
+    mixed.dropped_copies = dropped  # reported in train_results.json and the card
+    return mixed
 
 
 def load_split(args: DataArguments, split: str) -> Dataset:

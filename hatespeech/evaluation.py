@@ -1,14 +1,10 @@
 """Scoring a model on one split: TweetEval scores, TweetEval-format predictions, plots, leaderboard."""
 
-import json
-import logging
-from pathlib import Path
-
 import numpy as np
 
+from hatespeech import HATE, LABEL_NAMES
 from hatespeech.metrics import score
-
-logger = logging.getLogger(__name__)
+from hatespeech.run_folder import RunFolder
 
 # TweetEval leaderboard, hate, test macro-F1 (x100), as published by TweetEval.
 LEADERBOARD = (
@@ -20,33 +16,19 @@ LEADERBOARD = (
     ("RoBERTa-Base", 46.6),
     ("SVM (always not-hate)", 36.7),
 )
-PLOT_KINDS = ("confusion_matrix", "precision_recall", "reliability")
 # Splits whose plots a card or the demo shows, in order of preference.
 SHOWN_SPLITS = ("test", "validation")
 
 
-def plot_paths(split: str) -> dict[str, str]:
-    """Plot file of each kind for ``split``, relative to the report folder."""
-    return {kind: f"plots/{split}_{kind}.png" for kind in PLOT_KINDS}
-
-
-def write_report(folder: Path, split: str, references, probabilities: np.ndarray, label_ids) -> dict:
-    """Score, then write ``eval_results.json`` (merged by split), predictions and plots."""
-    folder.mkdir(parents=True, exist_ok=True)
+def write_report(run: RunFolder, split: str, references, probabilities: np.ndarray) -> dict:
+    """Score the argmax labels, then write the split's scores, predictions file and plots; returns the scores."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    scores = score(list(references), list(map(int, label_ids)), probabilities[:, 1].tolist())
-    results_path = folder / "eval_results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    results[split] = scores
-    results_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    write_predictions(folder / f"predictions_{split}.txt", label_ids)
-    plot_all(folder, split, np.asarray(references), probabilities, scores)
+    label_ids = probabilities.argmax(-1)
+    scores = score(list(references), label_ids.tolist(), probabilities[:, HATE].tolist())
+    run.add_scores(split, scores)
+    run.write_predictions(split, label_ids)
+    plot_all(run, split, np.asarray(references), probabilities, scores)
     return scores
-
-
-def write_predictions(path: Path, label_ids) -> None:
-    """TweetEval's prediction format: one label id per line, in input order."""
-    path.write_text("".join(f"{int(label)}\n" for label in label_ids), encoding="utf-8")
 
 
 def leaderboard_table(name: str, macro_f1: float) -> str:
@@ -57,7 +39,7 @@ def leaderboard_table(name: str, macro_f1: float) -> str:
     return "\n".join(lines)
 
 
-def plot_all(folder: Path, split: str, references: np.ndarray, probabilities: np.ndarray, scores: dict) -> None:
+def plot_all(run: RunFolder, split: str, references: np.ndarray, probabilities: np.ndarray, scores: dict) -> None:
     """Confusion matrix, precision-recall curve and reliability diagram of one split as PNG files."""
     import matplotlib
 
@@ -65,9 +47,7 @@ def plot_all(folder: Path, split: str, references: np.ndarray, probabilities: np
     import matplotlib.pyplot as plt
     from sklearn.metrics import precision_recall_curve
 
-    paths = {kind: folder / relative for kind, relative in plot_paths(split).items()}
-    (folder / "plots").mkdir(parents=True, exist_ok=True)
-    hate = probabilities[:, 1]
+    hate = probabilities[:, HATE]
 
     fig, ax = plt.subplots(figsize=(4, 4))
     matrix = np.array([[scores["tn"], scores["fp"]], [scores["fn"], scores["tp"]]])
@@ -75,9 +55,9 @@ def plot_all(folder: Path, split: str, references: np.ndarray, probabilities: np
     for (row, col), count in np.ndenumerate(matrix):
         dark = count > matrix.max() / 2  # white on the dark cells, black on the light ones
         ax.text(col, row, str(count), ha="center", va="center", color="white" if dark else "black")
-    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["not-hate", "hate"], yticklabels=["not-hate", "hate"])
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=LABEL_NAMES, yticklabels=LABEL_NAMES)
     ax.set(xlabel="predicted", ylabel="true", title=f"{split}: macro-F1 {scores['macro_f1']:.3f}")
-    _save(fig, paths["confusion_matrix"])
+    _save(fig, run.plot(split, "confusion_matrix"))
 
     fig, ax = plt.subplots(figsize=(5, 4))
     if len(set(references.tolist())) == 2:
@@ -87,7 +67,7 @@ def plot_all(folder: Path, split: str, references: np.ndarray, probabilities: np
     ax.set(xlabel="recall (hate)", ylabel="precision (hate)", xlim=(0, 1), ylim=(0, 1.02))
     ax.set_title(f"{split}: precision-recall, hate class")
     ax.legend()
-    _save(fig, paths["precision_recall"])
+    _save(fig, run.plot(split, "precision_recall"))
 
     fig, ax = plt.subplots(figsize=(5, 4))
     bins = np.linspace(0, 1, 11)
@@ -103,10 +83,10 @@ def plot_all(folder: Path, split: str, references: np.ndarray, probabilities: np
     ax.set(xlabel="predicted P(hate)", ylabel="observed hate rate", xlim=(0, 1), ylim=(0, 1))
     ax.set_title(f"{split}: reliability diagram")
     ax.legend()
-    _save(fig, paths["reliability"])
+    _save(fig, run.plot(split, "reliability"))
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig, path) -> None:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()

@@ -12,7 +12,6 @@ huggingface_hub waits forever for an answer by default; here every request gives
 """
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -26,6 +25,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils._http import default_client_factory
 
 from hatespeech.card import render_card
+from hatespeech.run_folder import CARD, RunFolder
 
 try:  # the HTTP client of huggingface_hub 2.x
     from httpx2 import TimeoutException, TransportError
@@ -93,9 +93,7 @@ def publishable_files(folder: Path) -> list[Path]:
 
 def commit_message(folder: Path) -> str:
     """'Upload model (test macro-F1 0.4518)', from the folder's own results."""
-    results_path = folder / "eval_results.json"
-    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    test_f1 = results.get("test", {}).get("macro_f1")
+    test_f1 = RunFolder(folder).scores().get("test", {}).get("macro_f1")
     score = f"test macro-F1 {test_f1:.4f}" if test_f1 is not None else "no test score"
     return f"Upload hate-speech model ({score})"
 
@@ -106,8 +104,8 @@ def stage(folder: Path, staging: Path, repo_id: str) -> None:
         target = staging / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to((folder / relative).resolve())
-    (staging / "README.md").unlink(missing_ok=True)
-    render_card(folder, repo_id).save(staging / "README.md")
+    (staging / CARD).unlink(missing_ok=True)
+    render_card(RunFolder(folder), repo_id).save(staging / CARD)
 
 
 def push_folder(

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from transformers import EvalPrediction
 
+from hatespeech import HATE
 from hatespeech.config import REPO_ROOT
 
 METRIC_PATH = Path(__file__).parent / "tweeteval_metric"
-HEADLINE = "macro_f1"
 
 
 def evaluate_library():
@@ -52,7 +52,38 @@ def score(references, predictions, hate_scores=None) -> dict[str, float]:
 
 def compute_metrics(eval_prediction: EvalPrediction) -> dict[str, float]:
     """Trainer hook: logits in, TweetEval scores out (``macro_f1`` selects the best checkpoint)."""
+    probabilities = softmax(_logits(eval_prediction).astype(np.float64))
+    return score(eval_prediction.label_ids, probabilities.argmax(-1), probabilities[:, HATE])
+
+
+def source_macro_f1(labels, predicted, sources) -> dict[str, float]:
+    """Each source's macro-F1, and under ``mean`` their unweighted mean: the selection rule when
+    several sources train a model (a large source must not outvote the others)."""
+    from sklearn.metrics import f1_score
+
+    labels, predicted, sources = np.asarray(labels), np.asarray(predicted), np.asarray(sources)
+    per_source = {
+        name: float(f1_score(labels[sources == name], predicted[sources == name], average="macro", labels=[0, 1]))
+        for name in sorted(set(sources.tolist()))
+    }
+    return {**per_source, "mean": float(np.mean(list(per_source.values())))}
+
+
+def metrics_for_sources(validation_sources: list[str]):
+    """Trainer hook for a multi-source validation set (rows in input order): ``macro_f1`` is the mean of
+    the sources' macro-F1 (what selects checkpoints, stops early and scores Optuna trials)."""
+
+    def compute(eval_prediction: EvalPrediction) -> dict[str, float]:
+        scores = compute_metrics(eval_prediction)
+        predicted = softmax(_logits(eval_prediction).astype(np.float64)).argmax(-1)
+        per_source = source_macro_f1(eval_prediction.label_ids, predicted, validation_sources)
+        pooled = scores.pop("macro_f1")
+        return {**scores, "pooled_macro_f1": pooled, "macro_f1": per_source.pop("mean"),
+                **{f"{name}_macro_f1": value for name, value in per_source.items()}}  # fmt: skip
+
+    return compute
+
+
+def _logits(eval_prediction: EvalPrediction) -> np.ndarray:
     logits = eval_prediction.predictions
-    logits = logits[0] if isinstance(logits, tuple) else logits
-    probabilities = softmax(logits.astype(np.float64))
-    return score(eval_prediction.label_ids, probabilities.argmax(-1), probabilities[:, 1])
+    return logits[0] if isinstance(logits, tuple) else logits

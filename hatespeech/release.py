@@ -27,12 +27,14 @@ from jinja2 import Template
 from hatespeech.card import write_card
 from hatespeech.config import REPO_ROOT
 from hatespeech.hub import HubError, TransportError, describe_http_error, push_folder
-from hatespeech.training import parse_train_args, train
+from hatespeech.run_folder import RunFolder
+from hatespeech.training import parse_train_args
 
 logger = logging.getLogger(__name__)
 
-SPACE_TEMPLATE = REPO_ROOT / "space" / "README.md.j2"
-SPACE_FILES = ("app.py", "requirements.txt", "hub_card.md")
+SPACE_TEMPLATE = Path(__file__).parent / "templates" / "space_README.md.j2"
+# The release ships the checkout's app and requirements beside the package (templates travel inside it).
+SPACE_FILES = ("app.py", "requirements.txt")
 
 
 class ReleaseError(RuntimeError):
@@ -61,13 +63,15 @@ def check_version_is_new(api: HfApi, model_id: str, version: str) -> None:
 
 
 def train_release(args: argparse.Namespace, train_argv: list[str]) -> tuple[Path, float]:
-    """Train into <output_dir>/<version> and return the folder and its test macro-F1."""
+    """Train into <output_dir>/<version> with train.py's recipe; returns the folder and its test macro-F1."""
+    from train import run  # the checkout's train.py: a release is made from a checkout (it ships app.py too)
+
+    data_args, model_args, search_args, training_args = parse_train_args(train_argv)
     output_dir = Path(args.output_dir) / args.version
-    argv = [*train_argv, "--output_dir", str(output_dir), "--seed", str(args.seed)]
-    if args.n_trials > 0:
-        argv += ["--search", "--n_trials", str(args.n_trials)]
-    scores = train(*parse_train_args(argv))
-    write_card(output_dir, args.model_id)
+    training_args.output_dir, training_args.seed = str(output_dir), args.seed
+    search_args.search, search_args.n_trials = args.n_trials > 0, args.n_trials
+    scores = run(data_args, model_args, search_args, training_args)
+    write_card(RunFolder(output_dir), args.model_id)
     if "test" not in scores:
         raise ReleaseError("the data has no test split, so the release cannot be gated on its score")
     return output_dir, scores["test"]["macro_f1"]

@@ -8,6 +8,7 @@
         predictions_<split>.txt  TweetEval's format: one label id per line, in input order
         plots/<split>_<kind>.png confusion matrix, precision-recall curve, reliability diagram
         search/                  trials.csv, best_trial.json, history.png (after --search)
+        panel.json               the evaluation panel: sources' splits, HateCheck (hatespeech.panel)
         README.md                the model card
 
 The names are relative, so the same layout is read from a Hub repo (``hf_hub_download(repo, name)``).
@@ -22,6 +23,7 @@ CONFIG = "run_config.yaml"
 TRAIN_RESULTS = "train_results.json"
 RESULTS = "eval_results.json"
 CARD = "README.md"
+PANEL = "panel.json"
 PLOTS = "plots"
 SEARCH = "search"
 PLOT_KINDS = ("confusion_matrix", "precision_recall", "reliability")
@@ -61,9 +63,12 @@ class RunFolder:
         return self._write(predictions_name(split), "".join(f"{int(label)}\n" for label in label_ids))
 
     def plot(self, split: str, kind: str) -> Path:
-        path = self.path / plot_names(split)[kind]
+        path = self.path / f"{PLOTS}/{split}_{kind}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
+
+    def write_panel(self, panel: dict) -> None:
+        self._write(PANEL, json.dumps(panel, indent=2) + "\n")
 
     def search_file(self, name: str) -> Path:
         folder = self.path / SEARCH
@@ -79,6 +84,9 @@ class RunFolder:
 
     def scores(self) -> dict:
         return self._read(RESULTS, json.loads) or {}
+
+    def panel(self) -> dict | None:
+        return self._read(PANEL, json.loads)
 
     def search_summary(self) -> dict | None:
         return self._read(f"{SEARCH}/best_trial.json", json.loads)

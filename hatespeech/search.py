@@ -36,6 +36,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from hatespeech.config import REPO_ROOT
+from hatespeech.run_folder import RunFolder
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class SearchArguments:
     search: bool = field(default=False, metadata={"help": "Run an Optuna search, then retrain with the best trial."})
     n_trials: int = field(default=10, metadata={"help": "Total finished trials the study should hold."})
     search_space: str = field(
-        default=str(REPO_ROOT / "configs" / "search.yaml"),
+        default=str(REPO_ROOT / "configs" / "search.yaml"),  # the checkout's, when there is one
         metadata={"help": "YAML file with the search space, sampler and pruner."},
     )
     study_name: str = field(default="hatespeech", metadata={"help": "Optuna study name (join or resume it)."})
@@ -167,18 +168,31 @@ class LoggedRetry(RetryHeartbeatStaleTrialCallback):
         super().__call__(study, trial)
 
 
-def open_storage(url: str, args: SearchArguments) -> RDBStorage:
+def open_storage(url: str, args: SearchArguments, attempts: int = 5) -> RDBStorage:
     """The RDB storage with heartbeats on and dead workers' trials retried."""
-    try:
-        return RDBStorage(
-            url,
-            heartbeat_interval=args.heartbeat_interval,
-            grace_period=args.grace_period,
-            heartbeat_stale_trial_callback=LoggedRetry(max_retry=args.max_retry),
-        )
-    except Exception as err:  # SQLAlchemy's errors (unreachable host, wrong password, no driver) and bad URLs
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise SearchError(f"cannot open the study storage {shown_url(url)}: {first}") from None
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return RDBStorage(
+                url,
+                heartbeat_interval=args.heartbeat_interval,
+                grace_period=args.grace_period,
+                heartbeat_stale_trial_callback=LoggedRetry(max_retry=args.max_retry),
+            )
+        except (IntegrityError, ProgrammingError) as err:
+            # Workers that start together on an empty database race to create Optuna's tables;
+            # the loser sees a duplicate table or type and finds the tables there on the next try.
+            if attempt == attempts:
+                raise SearchError(f"cannot open the study storage {shown_url(url)}: {_first_line(err)}") from None
+            logger.info("Optuna's tables are being created by another worker; retrying")
+            time.sleep(attempt)
+        except Exception as err:  # SQLAlchemy's errors (unreachable host, wrong password, no driver) and bad URLs
+            raise SearchError(f"cannot open the study storage {shown_url(url)}: {_first_line(err)}") from None
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
 def open_study(storage: RDBStorage, args: SearchArguments, space: SearchSpace, sampler) -> optuna.Study:
@@ -292,7 +306,7 @@ def run_search(trainer, space: SearchSpace, args: SearchArguments, output_dir: s
     if args.search_only:
         logger.info("Study %r holds %d finished trials; the coordinator retrains the best", args.study_name, finished)
         return None
-    write_search_report(study, Path(output_dir))
+    write_search_report(study, RunFolder(output_dir))
     return study.best_trial.params
 
 
@@ -321,7 +335,7 @@ def _run_search_ddp(trainer, space: SearchSpace, args: SearchArguments, output_d
     if training_args.process_index == 0:
         study = optuna.load_study(study_name=args.study_name, storage=storage)
         best = study.best_trial.params
-        write_search_report(study, Path(output_dir))
+        write_search_report(study, RunFolder(output_dir))
         _remove_trial_folders(output_dir)
     return broadcast_from_main(best, training_args.process_index)
 
@@ -349,11 +363,9 @@ def apply_params(params: dict, *targets) -> None:
                 break
 
 
-def write_search_report(study: optuna.Study, folder: Path) -> None:
+def write_search_report(study: optuna.Study, run: RunFolder) -> None:
     """Trials table (CSV), best trial and parameter importances (JSON), optimisation history (PNG)."""
-    folder = folder / "search"
-    folder.mkdir(parents=True, exist_ok=True)
-    study.trials_dataframe().to_csv(folder / "trials.csv", index=False)
+    study.trials_dataframe().to_csv(run.search_file("trials.csv"), index=False)
     best = study.best_trial
     summary = {
         "study_name": study.study_name,
@@ -363,8 +375,8 @@ def write_search_report(study: optuna.Study, folder: Path) -> None:
         "n_finished": len(study.get_trials(deepcopy=False, states=FINISHED)),
         "importances": _importances(study),
     }
-    (folder / "best_trial.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    _plot_history(study, folder / "history.png")
+    run.search_file("best_trial.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    _plot_history(study, run.search_file("history.png"))
 
 
 def _importances(study: optuna.Study) -> dict[str, float]:

@@ -1,9 +1,15 @@
-"""The Trainer run: tokenise, train with early stopping on validation macro-F1, save, score."""
+"""The steps of a training run, called in order by ``train.py`` (and ``hatespeech.release``).
+
+Each step is one function: the tokenizer that is saved with the model, data loading and
+tokenising, the search, training with early stopping on validation macro-F1, predictions in input
+order (with a tuned threshold folded in, if asked) and saving the model with the settings
+inference reads back. Nothing here writes files beyond what the Trainer writes; the run folder
+(``hatespeech.run_folder``) is written by the caller.
+"""
 
 import dataclasses
 import json
 import logging
-import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -12,17 +18,16 @@ import torch
 import transformers
 from datasets import DatasetDict
 from torch.utils.data import SequentialSampler
-from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, IntervalStrategy, has_length
 
 from hatespeech import HATE
-from hatespeech.config import REPO_ROOT, parse_config, write_config
+from hatespeech.config import REPO_ROOT, parse_config
 from hatespeech.data import DataArguments, load_splits
-from hatespeech.evaluation import write_report
-from hatespeech.hardware import cpu_has_bf16_matmul, describe_hardware
+from hatespeech.hardware import cpu_has_bf16_matmul
 from hatespeech.linear_probe import check_supported, fit_probe, pooled_features, set_head
-from hatespeech.metrics import compute_metrics, score, softmax
+from hatespeech.metrics import compute_metrics, metrics_for_sources, softmax
 from hatespeech.modeling import ModelArguments, get_model, get_tokenizer
 from hatespeech.search import SearchArguments, SearchSpace, apply_params, run_search
 from hatespeech.text import with_tweet_normalizer
@@ -30,7 +35,6 @@ from hatespeech.threshold import best_threshold, fold_into_head, shift_logits
 
 logger = logging.getLogger(__name__)
 
-RUN_CONFIG = "run_config.yaml"
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "train.yaml"
 
 
@@ -159,7 +163,10 @@ def make_trainer(
         eval_dataset=tokenized["validation"],
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics,
+        # Several sources: the mean of their validation macro-F1 selects (hatespeech.metrics).
+        compute_metrics=metrics_for_sources(tokenized["validation"]["source"])
+        if "source" in tokenized["validation"].column_names
+        else compute_metrics,
         callbacks=callbacks,
     )
 
@@ -194,76 +201,88 @@ def _checkpoint_step(folder: Path) -> int:
     return int(suffix) if suffix.isdigit() else -1
 
 
-def train(
-    data_args: DataArguments,
-    model_args: ModelArguments,
-    search_args: SearchArguments,
-    training_args: TrainingArguments,
-) -> dict:
-    """Train (after a search, if asked), save the model and return validation/test scores."""
-    started = time.time()
-    set_seed(training_args.seed)
-    tokenizer = inference_tokenizer(get_tokenizer(model_args), data_args)
+def training_tokenizer(model_args: ModelArguments, data_args: DataArguments):
+    """The base model's tokenizer as it will be saved with the model (see ``inference_tokenizer``)."""
+    return inference_tokenizer(get_tokenizer(model_args), data_args)
+
+
+def load_and_tokenize(data_args: DataArguments, tokenizer, training_args) -> tuple[DatasetDict, DatasetDict]:
+    """The splits as text, and tokenised (the main process first, so the others reuse its cache)."""
     with training_args.main_process_first(desc="data loading"):
         splits = load_splits(data_args)
         tokenized = tokenize(splits, tokenizer, data_args.max_seq_length)
     logger.info("Data: %s", {name: len(ds) for name, ds in splits.items()})
+    return splits, tokenized
 
-    search_summary = None
-    if search_args.search:
-        space = SearchSpace.from_yaml(search_args.search_space, _option_names(training_args, model_args))
-        search_trainer = make_trainer(training_args, model_args, tokenized, tokenizer, hp_space=space.suggest)
-        best_params = run_search(search_trainer, space, search_args, training_args.output_dir)
-        if best_params is None:  # a --search_only worker: the coordinator retrains
-            return {}
+
+def search_best_params(training_args, model_args, search_args: SearchArguments, tokenized, tokenizer) -> dict | None:
+    """Run the study and apply its best parameters to the arguments; None on a ``--search_only`` worker."""
+    space = SearchSpace.from_yaml(search_args.search_space, _option_names(training_args, model_args))
+    search_trainer = make_trainer(training_args, model_args, tokenized, tokenizer, hp_space=space.suggest)
+    best_params = run_search(search_trainer, space, search_args, training_args.output_dir)
+    if best_params is not None:
         logger.info("Best trial parameters: %s", best_params)
         apply_params(best_params, training_args, model_args)
-        search_summary = {"best_params": best_params}
+    return best_params
 
+
+def fit(training_args, model_args, tokenized: DatasetDict, tokenizer) -> tuple[Trainer, dict]:
+    """Train (resuming if asked) and keep the checkpoint with the best validation macro-F1."""
     trainer = make_trainer(training_args, model_args, tokenized, tokenizer)
-    train_result = trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
-    # predict(), not evaluate(): the final scores must never reach early stopping or checkpoint choice.
+    result = trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
+    return trainer, dict(result.metrics)
+
+
+@dataclass
+class SplitPredictions:
+    """Gold labels, class probabilities and (several sources) each row's source, in input order."""
+
+    labels: np.ndarray
+    probabilities: np.ndarray
+    sources: np.ndarray | None = None
+
+    def only(self, source: str) -> "SplitPredictions":
+        """The rows of one source (all rows when the data has a single source)."""
+        if self.sources is None:
+            return self
+        keep = self.sources == source
+        return SplitPredictions(self.labels[keep], self.probabilities[keep], self.sources[keep])
+
+
+def predict_splits(trainer: Trainer, tokenized: DatasetDict, tune_threshold: bool) -> tuple[dict, float | None]:
+    """Validation and test predictions; with ``tune_threshold`` the best validation threshold is folded
+    into the head first (returned, else None)."""
+    # predict(), not evaluate(): the final scores must never reach early stopping or checkpoint choice;
+    # they are computed from the returned predictions, so the Trainer's metric hook is left out here.
+    hook, trainer.compute_metrics = trainer.compute_metrics, None
     outputs = {split: trainer.predict(tokenized[split]) for split in ("validation", "test") if split in tokenized}
+    trainer.compute_metrics = hook
     logits = {split: output.predictions for split, output in outputs.items()}
+    sources = {
+        split: np.asarray(tokenized[split]["source"]) if "source" in tokenized[split].column_names else None
+        for split in outputs
+    }
     threshold = None
-    if training_args.tune_threshold and "validation" in outputs:
-        threshold = best_threshold(outputs["validation"].label_ids, softmax(logits["validation"])[:, HATE])
+    if tune_threshold and "validation" in outputs:
+        validation_hate = softmax(logits["validation"])[:, HATE]
+        threshold = best_threshold(outputs["validation"].label_ids, validation_hate, sources["validation"])
         fold_into_head(trainer.model, threshold)
         logits = {split: shift_logits(values, threshold) for split, values in logits.items()}
-    probabilities = {split: softmax(values) for split, values in logits.items()}
-
-    if trainer.is_world_process_zero():
-        output_dir = Path(training_args.output_dir)
-        # Read back by every front end (hatespeech.inference): how the run prepared its text.
-        trainer.model.config.update(
-            {"max_seq_length": data_args.max_seq_length, "normalize_text": data_args.normalize_text}
-        )
-        trainer.save_model()  # model + tokenizer, with id2label/label2id in config.json
-        trainer.save_state()
-        write_config(output_dir / RUN_CONFIG, data_args, model_args, search_args, training_args)
-        for split, output in outputs.items():  # eval_results.json, predictions, plots
-            write_report(output_dir, split, output.label_ids, probabilities[split], probabilities[split].argmax(-1))
-        train_metrics = dict(train_result.metrics)
-        train_metrics.update(
-            wall_time_s=round(time.time() - started, 1),
-            world_size=training_args.world_size,
-            hardware=describe_hardware(),
-            data_sizes=" / ".join(f"{len(ds)} {name}" for name, ds in splits.items()),
-            best_checkpoint=trainer.state.best_model_checkpoint,
-            best_val_macro_f1=trainer.state.best_metric,
-            decision_threshold=threshold,
-            search=search_summary,
-        )
-        _write_json(output_dir / "train_results.json", train_metrics)
-    return {
-        split: score(outputs[split].label_ids, values.argmax(-1), values[:, HATE])
-        for split, values in probabilities.items()
+    predictions = {
+        split: SplitPredictions(outputs[split].label_ids, softmax(values), sources[split])
+        for split, values in logits.items()
     }
+    return predictions, threshold
+
+
+def save_model(trainer: Trainer, data_args: DataArguments) -> None:
+    """Model and tokenizer, with what inference reads back (``hatespeech.inference``) in config.json."""
+    trainer.model.config.update(
+        {"max_seq_length": data_args.max_seq_length, "normalize_text": data_args.normalize_text}
+    )
+    trainer.save_model()  # model + tokenizer, with id2label/label2id in config.json
+    trainer.save_state()
 
 
 def _option_names(*instances) -> set[str]:
     return {f.name for instance in instances for f in fields(instance)}
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")

@@ -16,8 +16,10 @@ import pandas as pd
 from gradio.utils import get_upload_folder
 
 from hatespeech import HATE, LABEL_NAMES
-from hatespeech.evaluation import SHOWN_SPLITS, plot_paths
+from hatespeech.evaluation import SHOWN_SPLITS
+from hatespeech.panel import panel_markdown
 from hatespeech.prediction_files import spreadsheet_safe
+from hatespeech.run_folder import PANEL, RESULTS, plot_names
 from hatespeech.serving import ModelService, public_model_name
 from hatespeech.tweets import FILE_SUFFIXES, MAX_FILE_BYTES, MAX_TWEET_CHARS, TweetError, check_tweet, read_upload
 
@@ -67,7 +69,7 @@ def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
             except Exception:  # a model without this file still serves
                 return None
 
-    results_path = fetch("eval_results.json")
+    results_path = fetch(RESULTS)
     shown = public_model_name(model_id)
     lines = [f"**Model:** `{shown}`" + (f" (revision `{revision}`)" if revision else "")]
     if results_path:
@@ -79,8 +81,11 @@ def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
             )
     else:
         lines.append("\nNo evaluation results were published with this model.")
+    panel_path = fetch(PANEL)
+    if panel_path:
+        lines += ["", "**Evaluation panel**", "", panel_markdown(json.loads(panel_path.read_text()))]
     for split in SHOWN_SPLITS:
-        plots = [str(p) for path in plot_paths(split).values() if (p := fetch(path))]
+        plots = [str(p) for name in plot_names(split).values() if (p := fetch(name))]
         if plots:
             return "\n".join(lines), plots
     return "\n".join(lines), []

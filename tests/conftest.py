@@ -18,6 +18,23 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 EVERY_STEP = ["--eval_strategy", "steps", "--eval_steps", "1", "--save_strategy", "steps", "--save_steps", "1"]
 
 
+def tweeteval_macro_f1(gold: list[int], predicted: list[int]) -> float:
+    """TweetEval's hate score written out by hand: the mean over both classes of F1 (0 when undefined)."""
+    scores = []
+    for label in (0, 1):
+        tp = sum(g == label and p == label for g, p in zip(gold, predicted, strict=True))
+        fp = sum(g != label and p == label for g, p in zip(gold, predicted, strict=True))
+        fn = sum(g == label and p != label for g, p in zip(gold, predicted, strict=True))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(scores) / 2
+
+
+def trial_rows(output_dir) -> int:
+    """Rows of a search report's trials.csv."""
+    with (output_dir / "search" / "trials.csv").open() as handle:
+        return sum(1 for _ in csv.DictReader(handle))
+
+
 def make_tweets(n: int, seed: int) -> tuple[list[str], list[int]]:
     """Short tweets whose label follows their words, with both classes present."""
     rng = random.Random(seed)

@@ -3,6 +3,7 @@ import json
 import yaml
 
 from hatespeech.card import render_card
+from hatespeech.run_folder import RunFolder
 
 
 def test_card_renders_without_search_or_test_split(tmp_path):
@@ -10,7 +11,7 @@ def test_card_renders_without_search_or_test_split(tmp_path):
     scores = {"validation": {"macro_f1": 0.61, "accuracy": 0.6, "f1_hate": 0.5, "pred_hate_rate": 0.4,
                              "true_hate_rate": 0.42}}  # fmt: skip
     (tmp_path / "eval_results.json").write_text(json.dumps(scores))
-    card = render_card(tmp_path, "org/model")
+    card = render_card(RunFolder(tmp_path), "org/model")
     assert card.data.eval_results is None  # no test score: no model-index claim
     assert card.data.base_model == "org/base"
     assert "| validation | 0.6100 |" in card.text
@@ -19,7 +20,9 @@ def test_card_renders_without_search_or_test_split(tmp_path):
     assert "training wall time not recorded" in card.text
     assert "Decision threshold" not in card.text
     (tmp_path / "train_results.json").write_text(json.dumps({"decision_threshold": 0.62}))
-    assert "at least 0.62, the value with the best validation macro-F1" in " ".join(render_card(tmp_path).text.split())
+    assert "at least 0.62, the value with the best validation macro-F1" in " ".join(
+        render_card(RunFolder(tmp_path)).text.split()
+    )
 
 
 def test_card_with_search_summary(tmp_path):
@@ -28,7 +31,7 @@ def test_card_with_search_summary(tmp_path):
                "n_finished": 3, "importances": {"learning_rate": 1.0}}  # fmt: skip
     (tmp_path / "search" / "best_trial.json").write_text(json.dumps(summary))
     (tmp_path / "search" / "trials.csv").write_text("number,value\n0,0.6\n1,0.65\n2,0.7\n")
-    text = render_card(tmp_path).text
+    text = render_card(RunFolder(tmp_path)).text
     assert " ".join(text.split()).count("Best trial #2 (validation macro-F1 0.7000)") == 1
     assert "`learning_rate=3e-05`" in text
     assert "min 0.6000, median 0.6500, max 0.7000 over 3 trials" in text

@@ -1,7 +1,6 @@
 import pytest
 import torch
 
-from hatespeech.hardware import cpu_has_bf16_matmul
 from hatespeech.inference import Classifier, length_batches, resolve_backend
 
 
@@ -41,12 +40,15 @@ def test_bf16_backend_agrees_with_fp32(trained_model_dir):
     assert torch.allclose(fp32, bf16, atol=0.02)
 
 
-def test_backend_choice():
-    cpu = torch.device("cpu")
-    assert resolve_backend("auto", cpu) == ("bf16" if cpu_has_bf16_matmul() else "fp32")
-    assert resolve_backend("fp32", cpu) == "fp32"
+@pytest.mark.parametrize(("native_bf16", "dtype"), [(True, torch.bfloat16), (False, torch.float32)])
+def test_auto_backend_runs_bf16_weights_only_where_the_cpu_has_native_bf16(trained_model_dir, monkeypatch,
+                                                                            native_bf16, dtype):  # fmt: skip
+    monkeypatch.setattr("hatespeech.inference.cpu_has_bf16_matmul", lambda: native_bf16)
+    classifier = Classifier(str(trained_model_dir), device="cpu")
+    assert next(classifier.model.parameters()).dtype == dtype
+    assert classifier.predict_proba(["nice day"]).dtype == torch.float32  # probabilities always in fp32
     with pytest.raises(ValueError, match="unknown backend"):
-        resolve_backend("int4", cpu)
+        resolve_backend("int4", torch.device("cpu"))
 
 
 def test_settings_saved_by_training_are_read_back(trained_model_dir, tiny_model_dir, tmp_path):

@@ -6,21 +6,10 @@ import random
 
 import pytest
 import torch
-from conftest import COMMON_WORDS, HATE_WORDS, NEUTRAL_WORDS
+from conftest import COMMON_WORDS, HATE_WORDS, NEUTRAL_WORDS, tweeteval_macro_f1
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 import train
-
-
-def tweeteval_macro_f1(gold: list[int], predicted: list[int]) -> float:
-    """TweetEval's hate score written out by hand: the mean over both classes of F1 (0 when undefined)."""
-    scores = []
-    for label in (0, 1):
-        tp = sum(g == label and p == label for g, p in zip(gold, predicted, strict=True))
-        fp = sum(g != label and p == label for g, p in zip(gold, predicted, strict=True))
-        fn = sum(g == label and p != label for g, p in zip(gold, predicted, strict=True))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return sum(scores) / 2
 
 
 def write_varied_lengths(folder) -> None:

@@ -4,6 +4,7 @@ Each worker is a separate `python train.py --search` process in its own process 
 folder, as two machines would be; they share only the storage URL and the study name.
 """
 
+import functools
 import os
 import signal
 import subprocess
@@ -54,8 +55,14 @@ def start(command: list, log: Path) -> subprocess.Popen:
     return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
+@functools.cache
+def storage(url: str) -> optuna.storages.RDBStorage:
+    """One storage (one connection pool) per server for the test's own reads, however often it polls."""
+    return optuna.storages.RDBStorage(url)
+
+
 def trials(url: str, study: str) -> list[optuna.trial.FrozenTrial]:
-    return optuna.load_study(study_name=study, storage=url).get_trials(deepcopy=False)
+    return optuna.load_study(study_name=study, storage=storage(url)).get_trials(deepcopy=False)
 
 
 def test_two_workers_fill_one_study_and_the_coordinator_retrains_once(postgres, train_args, tmp_path):
@@ -112,8 +119,8 @@ def _safe_trials(url: str, study: str):
 def test_bad_storage_input_is_one_line(postgres, train_args, capsys):
     wrong_password = postgres.url.replace("s3cret-test-pw", "nope")
     unreachable = "postgresql+psycopg://hatespeech:pw@127.0.0.1:9/postgres"
-    minimising = optuna.create_study(study_name="minimising", storage=postgres.url, direction="minimize")
-    other_space = optuna.create_study(study_name="other-space", storage=postgres.url, direction="maximize")
+    minimising = optuna.create_study(study_name="minimising", storage=storage(postgres.url), direction="minimize")
+    other_space = optuna.create_study(study_name="other-space", storage=storage(postgres.url), direction="maximize")
     other_space.add_trial(optuna.trial.create_trial(
         params={"learning_rate": 0.5}, distributions={"learning_rate": optuna.distributions.FloatDistribution(0.1, 1)},
         value=0.5))  # fmt: skip
@@ -133,7 +140,7 @@ def test_bad_storage_input_is_one_line(postgres, train_args, capsys):
 def test_optuna_dashboard_serves_the_study(postgres, tmp_path):
     from serving_fixtures import free_port
 
-    optuna.create_study(study_name="watched", storage=postgres.url, direction="maximize")
+    optuna.create_study(study_name="watched", storage=storage(postgres.url), direction="maximize")
     port = free_port()
     command = [str(Path(sys.executable).parent / "optuna-dashboard"), postgres.url, "--host", "127.0.0.1",
                "--port", str(port), "--quiet"]  # fmt: skip

@@ -43,7 +43,7 @@ def test_fold_into_head_moves_the_bias_of_the_last_linear_layer():
 def test_tuned_threshold_is_saved_in_the_model_that_pipeline_loads(train_args, tweeteval_dir, tmp_path, monkeypatch):
     assert train.main([*train_args, "--max_steps", "2", "--output_dir", str(tmp_path / "plain")]) == 0
     # The choice itself is tested above; a fixed 0.3 makes the rest exact.
-    monkeypatch.setattr(training, "best_threshold", lambda labels, p_hate: 0.3)
+    monkeypatch.setattr(training, "best_threshold", lambda labels, p_hate, sources=None: 0.3)
     assert train.main([*train_args, "--max_steps", "2", "--tune_threshold"]) == 0
     out = tmp_path / "out"
     assert json.loads((out / "train_results.json").read_text())["decision_threshold"] == 0.3

@@ -1,0 +1,47 @@
+"""Configuration: --help, YAML files and CLI flags, one-line errors."""
+
+import pytest
+
+import train
+from hatespeech.config import ConfigError, parse_config
+from hatespeech.data import DataArguments
+from hatespeech.training import TrainingArguments
+
+
+def test_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in (
+        "--data_dir",
+        "--model_name_or_path",
+        "--search",
+        "--n_trials",
+        "--storage",
+        "--study_name",
+        "--early_stopping_patience",
+        "--learning_rate",
+        "--config",
+    ):
+        assert option in out
+
+
+def test_yaml_values_are_typed_and_cli_flags_override_them(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("learning_rate: 3e-5\nnum_train_epochs: 2\noutput_dir: from-yaml\n")
+    *_, training_args, _ = parse_config(
+        (DataArguments, TrainingArguments), ["--config", str(config), "--num_train_epochs", "5"], None
+    )
+    assert training_args.learning_rate == 3e-5 and isinstance(training_args.learning_rate, float)
+    assert training_args.num_train_epochs == 5
+    assert training_args.output_dir == "from-yaml"
+
+
+def test_unknown_yaml_option_is_a_clear_error(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("learning_rat: 3e-5\n")
+    assert train.main(["--config", str(config)]) == 2
+    assert "unknown option(s) ['learning_rat']" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="not found"):
+        parse_config((DataArguments,), ["--config", str(tmp_path / "missing.yaml")], None)
