@@ -1,4 +1,5 @@
-# make train: install and fine-tune on TweetEval hate with configs/train.yaml (embedded MiniLM, offline).
+# make train: install and fine-tune the embedded MiniLM (offline) with the published config, configs/train_mix.yaml
+#             (TweetEval hate + five public sources), or configs/train.yaml (TweetEval alone) without the sources.
 # make test:  install with test tools and run the test suite (the command CI runs).
 VENV ?= .venv
 PYTHON ?= python3
@@ -8,6 +9,8 @@ DATA_DIR ?= $(firstword $(wildcard ../shared/tweeteval/hate))
 # Optional package index for torch, e.g. https://download.pytorch.org/whl/cpu on machines without it on disk.
 TORCH_INDEX ?=
 TRAIN_ARGS ?=
+# The published multi-source configuration when the sources are there, else TweetEval alone.
+TRAIN_CONFIG ?= $(if $(wildcard ../shared/hate_sources),configs/train_mix.yaml,configs/train.yaml)
 
 .PHONY: install install-dev browser postgres train search search-worker test lint format clean serve
 
@@ -29,7 +32,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	touch $@
 
 train: install
-	$(PY) train.py $(if $(DATA_DIR),--data_dir $(DATA_DIR)) $(TRAIN_ARGS)
+	$(PY) train.py --config $(TRAIN_CONFIG) $(if $(DATA_DIR),--data_dir $(DATA_DIR)) $(TRAIN_ARGS)
 
 search: install
 	$(PY) train.py --search $(if $(DATA_DIR),--data_dir $(DATA_DIR)) $(TRAIN_ARGS)
