@@ -131,8 +131,8 @@ def build_demo(service: ModelService) -> gr.Blocks:
     report, plots = model_report(service.model_id, service.revision)
     with gr.Blocks(title="Tweet hate-speech classifier", delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as demo:
         gr.Markdown(
-            "# Tweet hate-speech classifier\nLabels English tweets as **hate** or **not-hate** "
-            "(TweetEval hate: hate against immigrants and women). A research demo, not a moderation decision."
+            "# Tweet hate-speech classifier\nLabels English tweets as **hate** or **not-hate**. What the model "
+            "was trained on and how it scores is in the Model tab. A research demo, not a moderation decision."
         )
         with gr.Tab("Classify"):
             tweet = gr.Textbox(label="Tweet", lines=3, max_length=MAX_TWEET_CHARS, elem_id="tweet")
