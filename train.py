@@ -38,6 +38,7 @@ from hatespeech.run_folder import RunFolder
 from hatespeech.search import SearchError
 from hatespeech.training import (
     fit,
+    leave_process_group,
     load_and_tokenize,
     parse_train_args,
     predict_splits,
@@ -104,11 +105,21 @@ def main(argv: list[str] | None = None) -> int:
     if push_to_hub and not training_args.hub_model_id:
         print("error: --push_to_hub needs --hub_model_id <org>/<name>", file=sys.stderr)
         return 2
+    finished = False
     try:
-        scores = run(data_args, model_args, search_args, training_args)
+        status = report(run(data_args, model_args, search_args, training_args), search_args, training_args,
+                        push_to_hub, hub_token)  # fmt: skip
+        finished = True
+        return status
     except (DataError, SearchError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    finally:
+        leave_process_group(wait=finished)
+
+
+def report(scores, search_args, training_args, push_to_hub: bool, hub_token: str | None) -> int:
+    """Print the scores and publish (main process); the exit status."""
     if scores is None:
         print(f"Study {search_args.study_name!r} is full; the coordinator (the run without --search_only) retrains")
         return 0

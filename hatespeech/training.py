@@ -284,5 +284,15 @@ def save_model(trainer: Trainer, data_args: DataArguments) -> None:
     trainer.save_state()
 
 
+def leave_process_group(wait: bool) -> None:
+    """Under DDP, close the process group, after waiting for every rank when ``wait`` (rank 0 writes the
+    run after training): a rank that exits while others still use the group can abort at shutdown
+    ("terminate called without an active exception", seen with gloo)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        if wait:
+            torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
 def _option_names(*instances) -> set[str]:
     return {f.name for instance in instances for f in fields(instance)}
