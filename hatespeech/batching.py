@@ -85,11 +85,14 @@ class MicroBatcher:
             await self.wake.wait()
             if self.singles:
                 batch = await self._take_singles()
-                await self._run([text for text, _ in batch], [future for _, future in batch])
+                if batch:
+                    outcome = await self._classify([text for text, _ in batch])
+                    for index, (_, future) in enumerate(batch):
+                        _deliver(future, outcome if isinstance(outcome, Exception) else outcome[index])
             elif self.bulk:
                 texts, future = self.bulk.popleft()
                 if not future.done():
-                    await self._run([texts], [future], whole=True)
+                    _deliver(future, await self._classify(texts))
             if not self.singles and not self.bulk:
                 self.wake.clear()
 
@@ -106,20 +109,19 @@ class MicroBatcher:
             await asyncio.sleep(min(0.001, self.max_wait))  # wait briefly for more single tweets
         return batch
 
-    async def _run(self, inputs: list, futures: list[asyncio.Future], whole: bool = False) -> None:
-        """Run ``classify`` once; ``whole``: one future gets the whole chunk, else one prediction each."""
-        if not futures:
-            return
-        texts = inputs[0] if whole else inputs
+    async def _classify(self, texts: list[str]) -> list[Prediction] | Exception:
+        """``classify(texts)`` in the inference thread; a failure is returned, to reach every waiting request."""
         try:
-            results = await asyncio.get_running_loop().run_in_executor(self.executor, self.classify, texts)
-        except Exception as err:  # deliver the failure to every waiting request
+            return await asyncio.get_running_loop().run_in_executor(self.executor, self.classify, texts)
+        except Exception as err:
             logger.error("Inference failed for %d text(s): %s", len(texts), err)
-            results, failure = None, err
-        for index, future in enumerate(futures):
-            if future.done():
-                continue
-            if results is None:
-                future.set_exception(failure)
-            else:
-                future.set_result(results if whole else results[index])
+            return err
+
+
+def _deliver(future: asyncio.Future, outcome) -> None:
+    if future.done():  # the client went away
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

@@ -52,7 +52,7 @@ def score(references, predictions, hate_scores=None) -> dict[str, float]:
 
 def compute_metrics(eval_prediction: EvalPrediction) -> dict[str, float]:
     """Trainer hook: logits in, TweetEval scores out (``macro_f1`` selects the best checkpoint)."""
-    probabilities = softmax(_logits(eval_prediction).astype(np.float64))
+    probabilities = _probabilities(eval_prediction)
     return score(eval_prediction.label_ids, probabilities.argmax(-1), probabilities[:, HATE])
 
 
@@ -74,8 +74,9 @@ def metrics_for_sources(validation_sources: list[str]):
     the sources' macro-F1 (what selects checkpoints, stops early and scores Optuna trials)."""
 
     def compute(eval_prediction: EvalPrediction) -> dict[str, float]:
-        scores = compute_metrics(eval_prediction)
-        predicted = softmax(_logits(eval_prediction).astype(np.float64)).argmax(-1)
+        probabilities = _probabilities(eval_prediction)
+        predicted = probabilities.argmax(-1)
+        scores = score(eval_prediction.label_ids, predicted, probabilities[:, HATE])
         per_source = source_macro_f1(eval_prediction.label_ids, predicted, validation_sources)
         pooled = scores.pop("macro_f1")
         return {**scores, "pooled_macro_f1": pooled, "macro_f1": per_source.pop("mean"),
@@ -84,6 +85,7 @@ def metrics_for_sources(validation_sources: list[str]):
     return compute
 
 
-def _logits(eval_prediction: EvalPrediction) -> np.ndarray:
+def _probabilities(eval_prediction: EvalPrediction) -> np.ndarray:
     logits = eval_prediction.predictions
-    return logits[0] if isinstance(logits, tuple) else logits
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    return softmax(logits.astype(np.float64))

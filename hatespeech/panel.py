@@ -20,7 +20,6 @@ from hatespeech.data import DataArguments, load_split
 from hatespeech.metrics import score
 from hatespeech.run_folder import RunFolder
 from hatespeech.sources import READERS, TEST_SUITES, load_source
-from hatespeech.text import normalize_tweet
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +33,8 @@ def evaluate_panel(predict_proba: Callable[[list[str]], np.ndarray], data_args: 
     sources = {name: load_source(root, name, seed) for name in PANEL_SOURCES}
     panel: dict = {"validation": {}, "test": {}}
     for split in ("validation", "test"):
-        tweeteval = load_split(data_args, split)
-        texts = [normalize_tweet(t) for t in tweeteval["text"]] if data_args.normalize_text else list(tweeteval["text"])
-        panel[split]["tweeteval"] = _scores(predict_proba, texts, list(tweeteval["label"]))
+        tweeteval = load_split(data_args, split)  # raw text: the Classifier prepares it as the model was trained
+        panel[split]["tweeteval"] = _scores(predict_proba, list(tweeteval["text"]), list(tweeteval["label"]))
         for name, rows in sources.items():
             if rows[split]:
                 panel[split][name] = _scores(

@@ -64,12 +64,10 @@ def with_tweet_normalizer(tokenizer: PreTrainedTokenizerBase, max_length: int) -
     from tokenizers import normalizers
     from transformers import PreTrainedTokenizerFast
 
-    if carries_tweet_normalizer(tokenizer):
-        backend = deepcopy(tokenizer.backend_tokenizer)
-    else:
-        if not getattr(tokenizer, "is_fast", False):
-            raise ValueError(f"{type(tokenizer).__name__} is not a fast tokenizer: cannot carry the tweet rules")
-        backend = deepcopy(tokenizer.backend_tokenizer)
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(f"{type(tokenizer).__name__} is not a fast tokenizer: cannot carry the tweet rules")
+    backend = deepcopy(tokenizer.backend_tokenizer)
+    if not carries_tweet_normalizer(tokenizer):
         steps = [tweet_normalizer()] + ([backend.normalizer] if backend.normalizer is not None else [])
         backend.normalizer = normalizers.Sequence(steps)
     return PreTrainedTokenizerFast(
