@@ -86,6 +86,14 @@ class DataArguments:
         metadata={"help": "Folder with one subfolder per source, in the original file formats."},
     )
     source_split_seed: int = field(default=0, metadata={"help": "Seed of the splits of sources that have none."})
+    source_temperature: float | None = field(
+        default=None,
+        metadata={
+            "help": "Temperature sampling of the training sources (after caps): each source gets a share of the "
+            "training rows proportional to its size^(1/T), the total unchanged; small sources are repeated, large "
+            "ones subsampled. Unset or 1: proportional to size (the rows as loaded)."
+        },
+    )
     panel: bool = field(
         default=False,
         metadata={"help": "Score the evaluation panel (every source's splits and HateCheck); on with --sources."},
@@ -114,8 +122,9 @@ def load_splits(args: DataArguments) -> DatasetDict:
 
 def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
     """TweetEval plus the configured sources, with a ``source`` column. Training rows whose normalised
-    text equals a validation or test text of any source (TweetEval and HateCheck included) are dropped."""
-    from hatespeech.sources import SPLITS, SourceError, load_source, parse_source
+    text equals a validation or test text of any source (TweetEval and HateCheck included) are dropped;
+    then caps, then temperature sampling set how many training rows each source gives."""
+    from hatespeech.sources import SourceError, load_source, parse_source
 
     try:
         specs = [parse_source(spec) for spec in args.sources]
@@ -123,34 +132,60 @@ def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
         hatecheck = load_source(Path(args.sources_dir), "hatecheck", args.source_split_seed)["test"]
     except (SourceError, OSError) as err:
         raise DataError(str(err)) from None
+    if args.source_temperature is not None and args.source_temperature <= 0:
+        raise DataError(f"--source_temperature must be positive, got {args.source_temperature}")
     held_out = {normalize_tweet(t) for s in ("validation", "test") if s in tweeteval for t in tweeteval[s]["text"]}
     held_out |= {normalize_tweet(r.text) for rows in loaded.values() for s in ("validation", "test") for r in rows[s]}
     held_out |= {normalize_tweet(r.text) for r in hatecheck}
-    columns: dict[str, dict[str, list]] = {s: {"text": [], "label": [], "source": []} for s in SPLITS if s in tweeteval}
-    kept = [i for i, text in enumerate(tweeteval["train"]["text"]) if normalize_tweet(text) not in held_out]
-    dropped = {"tweeteval": len(tweeteval["train"]) - len(kept)}
-    for split in columns:
-        rows = tweeteval[split].select(kept) if split == "train" else tweeteval[split]
-        columns[split]["text"] += rows["text"]
-        columns[split]["label"] += rows["label"]
-        columns[split]["source"] += ["tweeteval"] * len(rows)
-    for name, cap in specs:
-        rows = loaded[name]
-        train = [r for r in rows["train"] if normalize_tweet(r.text) not in held_out]
-        dropped[name] = len(rows["train"]) - len(train)
-        if cap is not None and len(train) > cap:
-            train = random.Random(f"{args.source_split_seed}-{name}-cap").sample(train, cap)
-        for split, chosen in (("train", train), ("validation", rows["validation"]), ("test", rows["test"])):
-            if split in columns:
-                text = [normalize_tweet(r.text) if args.normalize_text else r.text for r in chosen]
-                columns[split]["text"] += text
-                columns[split]["label"] += [r.label for r in chosen]
-                columns[split]["source"] += [name] * len(chosen)
+    # Each source's rows per split as (text, label); TweetEval's texts are already prepared.
+    by_source = {"tweeteval": {split: list(zip(ds["text"], ds["label"])) for split, ds in tweeteval.items()}}
+    for name, _ in specs:
+        by_source[name] = {
+            split: [(normalize_tweet(r.text) if args.normalize_text else r.text, r.label) for r in rows]
+            for split, rows in loaded[name].items()
+        }
+    caps = dict(specs)
+    train, dropped = {}, {}
+    for name, splits in by_source.items():
+        raw = loaded[name]["train"] if name in loaded else None
+        kept = [row for i, row in enumerate(splits["train"])
+                if normalize_tweet(raw[i].text if raw else row[0]) not in held_out]  # fmt: skip
+        dropped[name] = len(splits["train"]) - len(kept)
+        cap = caps.get(name)
+        if cap is not None and len(kept) > cap:
+            kept = random.Random(f"{args.source_split_seed}-{name}-cap").sample(kept, cap)
+        train[name] = kept
+    if args.source_temperature not in (None, 1):
+        sizes = temperature_sizes({name: len(rows) for name, rows in train.items()}, args.source_temperature)
+        train = {name: resample(rows, sizes[name], f"{args.source_split_seed}-{name}-temperature")
+                 for name, rows in train.items()}  # fmt: skip
+        logger.info("Training rows per source at temperature %s: %s", args.source_temperature, sizes)
     logger.info("Training rows dropped as copies of a validation or test text: %s", dropped)
+    columns = {split: {"text": [], "label": [], "source": []} for split in tweeteval}
+    for name, splits in by_source.items():
+        for split in columns:
+            rows = train[name] if split == "train" else splits[split]
+            columns[split]["text"] += [text for text, _ in rows]
+            columns[split]["label"] += [label for _, label in rows]
+            columns[split]["source"] += [name] * len(rows)
     features = Features({**FEATURES, "source": Value("string")})
     mixed = DatasetDict({split: Dataset.from_dict(data, features=features) for split, data in columns.items()})
     mixed.dropped_copies = dropped  # reported in train_results.json and the card
     return mixed
+
+
+def temperature_sizes(sizes: dict[str, int], temperature: float) -> dict[str, int]:
+    """Rows per source when source i is drawn with probability proportional to size_i^(1/T), same total."""
+    weights = {name: size ** (1 / temperature) for name, size in sizes.items() if size}
+    total, norm = sum(sizes.values()), sum(weights.values())
+    return {name: round(total * weights[name] / norm) if size else 0 for name, size in sizes.items()}
+
+
+def resample(rows: list, size: int, seed: str) -> list:
+    """``size`` rows: a seeded sample when fewer than there are, else every row repeated, plus a sample."""
+    rng = random.Random(seed)
+    repeats, rest = divmod(size, len(rows)) if rows else (0, 0)
+    return rows * repeats + rng.sample(rows, rest)
 
 
 def load_split(args: DataArguments, split: str) -> Dataset:

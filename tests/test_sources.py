@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from hatespeech.data import DataArguments, DataError, load_splits
+from hatespeech.data import DataArguments, DataError, load_splits, resample, temperature_sizes
 from hatespeech.metrics import source_macro_f1
 from hatespeech.sources import SourceError, load_source, parse_source, read_hatexplain, seeded_split
 from hatespeech.threshold import best_threshold
@@ -110,6 +110,30 @@ def test_mixture_drops_copies_of_held_out_texts_and_caps_sources(sources_dir, tw
     assert set(splits["validation"]["source"]) == {"tweeteval", "davidson", "ethos"}
     with pytest.raises(DataError, match="test suite"):
         load_splits(DataArguments(data_dir=str(tweeteval_dir), sources=["hatecheck"], sources_dir=str(sources_dir)))
+
+
+def test_temperature_sampling_evens_out_sources_and_keeps_the_total(sources_dir, tweeteval_dir):
+    # size^(1/T): at T=2, sources of 100 and 25 rows get 2:1 of the 125 rows instead of 4:1.
+    assert temperature_sizes({"big": 100, "small": 25}, 2.0) == {"big": 83, "small": 42}
+    assert temperature_sizes({"big": 100, "small": 25, "empty": 0}, 1.0) == {"big": 100, "small": 25, "empty": 0}
+    rows = list(range(10))
+    upsampled = resample(rows, 25, "seed")
+    assert len(upsampled) == 25 and all(upsampled.count(r) in (2, 3) for r in rows)
+    assert resample(rows, 25, "seed") == upsampled  # seeded: the same rows every time
+    downsampled = resample(rows, 4, "seed")
+    assert len(set(downsampled)) == 4 and set(downsampled) <= set(rows)
+    base = DataArguments(data_dir=str(tweeteval_dir), sources=["davidson", "ethos"], sources_dir=str(sources_dir))
+    proportional = load_splits(base)["train"]["source"]
+    tempered = load_splits(DataArguments(**{**vars(base), "source_temperature": 3.0}))
+    sizes = {name: tempered["train"]["source"].count(name) for name in ("tweeteval", "davidson", "ethos")}
+    assert sum(sizes.values()) == len(proportional)
+    # The largest source (TweetEval, 48 rows here) gives rows to the smallest (ethos, 16).
+    assert sizes["ethos"] > proportional.count("ethos") and sizes["tweeteval"] < proportional.count("tweeteval")
+    # Validation and test splits are never resampled; the leaked test text stays out of training.
+    assert tempered["validation"]["source"] == load_splits(base)["validation"]["source"]
+    assert (tweeteval_dir / "test_text.txt").read_text().splitlines()[0].strip() not in tempered["train"]["text"]
+    with pytest.raises(DataError, match="positive"):
+        load_splits(DataArguments(**{**vars(base), "source_temperature": 0.0}))
 
 
 def test_selection_rule_is_the_unweighted_mean_over_sources():
