@@ -1,0 +1,147 @@
+"""The multi-source study: named configurations x seeds, several training runs at once, one table.
+
+    python experiments/source_study.py --data_dir ../shared/tweeteval/hate --sources_dir ../shared/hate_sources \
+        --out outputs/study --parallel 1 --runs capped,only-davidson --seeds 42
+    python experiments/source_study.py --summarize outputs/study outputs/model   # the table of finished runs
+
+Configurations (all from configs/train_mix.yaml; fixed before any of their test numbers was seen):
+  capped          the published quick mix: davidson:6000, hatexplain:6000, stormfront:3000, mlma, ethos
+  full            the same five sources without caps
+  full-t2         without caps, with temperature sampling T=2 (--source_temperature 2)
+  only-<source>   TweetEval + that one source (capped as in ``capped``): the per-source baselines
+The selection rule (fixed beforehand): the mean validation macro-F1 over TweetEval and the five sources
+(``validation_mean_macro_f1`` of each run's panel.json); test splits and HateCheck are only reported.
+A run whose panel.json exists is not run again, so an interrupted study resumes where it stopped.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CAPPED = ["davidson:6000", "hatexplain:6000", "stormfront:3000", "mlma", "ethos"]
+FULL = [spec.split(":")[0] for spec in CAPPED]
+CONFIGURATIONS = {
+    "capped": [],
+    "full": ["--sources", *FULL],
+    "full-t2": ["--sources", *FULL, "--source_temperature", "2"],
+    **{f"only-{spec.split(':')[0]}": ["--sources", spec] for spec in CAPPED},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data_dir", default="../shared/tweeteval/hate")
+    parser.add_argument("--sources_dir", default="../shared/hate_sources")
+    parser.add_argument("--out", default="outputs/study", help="One run folder per configuration and seed.")
+    parser.add_argument("--runs", default="capped,full,full-t2", help=f"Comma-separated, from {list(CONFIGURATIONS)}.")
+    parser.add_argument("--seeds", default="42,43,44")
+    parser.add_argument("--baseline_seeds", default="42", help="Seeds of the only-<source> baselines (one is enough).")
+    parser.add_argument("--parallel", type=int, default=1, help="Runs at once (one per CPU core pair, or on one GPU).")
+    parser.add_argument("--deadline_s", type=float, default=None, help="Start no run after this many seconds.")
+    parser.add_argument("--summarize", nargs="+", metavar="FOLDER", help="Print the table of these run folders.")
+    parser.add_argument("train_args", nargs="*", help="More train.py flags for every run (after --).")
+    args = parser.parse_args()
+    if args.summarize:
+        folders = [f for root in map(Path, args.summarize) for f in ([root] if (root / "panel.json").exists()
+                   else sorted(p.parent for p in root.glob("*/panel.json")))]  # fmt: skip
+        print(summary_table([summarize(folder) for folder in folders]))
+        return
+    unknown = set(args.runs.split(",")) - set(CONFIGURATIONS)
+    if unknown:
+        parser.error(f"unknown configuration(s) {sorted(unknown)}; choose from {list(CONFIGURATIONS)}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    # Seed by seed, so the first seed of every configuration finishes first.
+    jobs = [(name, int(seed)) for seed in args.seeds.split(",") for name in args.runs.split(",")
+            if not name.startswith("only-") or seed in args.baseline_seeds.split(",")]  # fmt: skip
+    started = time.time()
+
+    def train(job: tuple[str, int]) -> dict | None:
+        name, seed = job
+        folder = out / f"{name}-seed{seed}"
+        if (folder / "panel.json").exists():
+            return summarize(folder)
+        if args.deadline_s is not None and time.time() - started > args.deadline_s:
+            print(f"skipped {folder.name}: past the deadline", flush=True)
+            return None
+        command = [sys.executable, str(REPO_ROOT / "train.py"), "--config", str(REPO_ROOT / "configs/train_mix.yaml"),
+                   "--data_dir", args.data_dir, "--sources_dir", args.sources_dir, "--seed", str(seed),
+                   "--output_dir", str(folder), "--report_to", "none", *CONFIGURATIONS[name], *args.train_args]  # fmt: skip
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / "train.log").open("w") as log:
+            status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}).returncode
+        print(f"{folder.name}: exit {status} after {time.time() - started:.0f} s", flush=True)
+        return summarize(folder) if status == 0 else None
+
+    with ThreadPoolExecutor(args.parallel) as pool:
+        rows = [row for row in pool.map(train, jobs) if row]
+    (out / "summary.json").write_text(json.dumps(rows, indent=2))
+    print(summary_table(rows))
+
+
+def summarize(folder: Path) -> dict:
+    """One run's numbers from its folder: the rule, TweetEval, HateCheck, each source's test split."""
+    panel = json.loads((folder / "panel.json").read_text())
+    results = json.loads((folder / "eval_results.json").read_text())
+    train = json.loads((folder / "train_results.json").read_text())
+    config = _yaml(folder / "run_config.yaml")
+    hatecheck = panel["hatecheck"]
+    return {
+        "run": folder.name, "seed": config["seed"], "sources": config["sources"],
+        "source_temperature": config.get("source_temperature"),
+        "rule_own_sources": train["best_val_macro_f1"] and round(train["best_val_macro_f1"], 4),  # None: no eval
+        "rule_all_sources": round(panel["validation_mean_macro_f1"], 4),
+        "tweeteval_validation": round(results["validation"]["macro_f1"], 4),
+        "tweeteval_test": round(results["test"]["macro_f1"], 4),
+        "pred_hate_rate_test": round(results["test"]["pred_hate_rate"], 3),
+        "hatecheck": [round(hatecheck[k], 3) for k in ("overall", "hateful", "non_hateful")],
+        "hatecheck_below_half": sorted(f for f, v in hatecheck["functionalities"].items() if v < 0.5),
+        "test_by_source": {name: round(s["macro_f1"], 4) for name, s in panel["test"].items()},
+        "train_rows": train["data_sizes"], "wall_time_s": train["wall_time_s"], "hardware": train["hardware"],
+    }  # fmt: skip
+
+
+def _yaml(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+def summary_table(rows: list[dict]) -> str:
+    """Markdown: one line per run, then mean ± std per configuration (runs named <configuration>-seed<N>)."""
+    lines = ["| run | rule (all 6 val) | TweetEval val | TweetEval test | pred. hate | HateCheck o/h/nh | "
+             "davidson | hatexplain | ethos | mlma | stormfront | wall s |", "|---" * 12 + "|"]  # fmt: skip
+    for r in rows:
+        t = r["test_by_source"]
+        lines.append(f"| {r['run']} | {r['rule_all_sources']:.4f} | {r['tweeteval_validation']:.4f} | "
+                     f"{r['tweeteval_test']:.4f} | {r['pred_hate_rate_test']:.3f} | "
+                     f"{' / '.join(f'{v:.3f}' for v in r['hatecheck'])} | "
+                     + " | ".join(f"{t[s]:.3f}" for s in ("davidson", "hatexplain", "ethos", "mlma", "stormfront"))
+                     + f" | {r['wall_time_s']:.0f} |")  # fmt: skip
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["run"].rsplit("-seed", 1)[0], []).append(r)
+    lines += ["", "| configuration | seeds | rule mean ± std | TweetEval test mean ± std | HateCheck overall | "
+              "pred. hate |", "|---" * 6 + "|"]  # fmt: skip
+    for name, group in groups.items():
+        def stat(key, index=None):
+            values = [r[key] if index is None else r[key][index] for r in group]
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            return f"{statistics.mean(values):.4f} ± {spread:.4f}"
+
+        seeds = ",".join(str(r["seed"]) for r in group)
+        lines.append(f"| {name} | {seeds} | {stat('rule_all_sources')} | {stat('tweeteval_test')} | "
+                     f"{stat('hatecheck', 0)} | {stat('pred_hate_rate_test')} |")  # fmt: skip
+    hardware = sorted({r["hardware"] for r in rows})
+    return "\n".join(lines) + f"\n\nHardware: {'; '.join(hardware)}"
+
+
+if __name__ == "__main__":
+    main()
