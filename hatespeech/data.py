@@ -85,6 +85,13 @@ class DataArguments:
         default="../shared/hate_sources",
         metadata={"help": "Folder with one subfolder per source, in the original file formats."},
     )
+    hub_sources: str | None = field(
+        default=None,
+        metadata={
+            "help": "YAML catalog of Hub data sets that --sources can name (id, text and label columns, the label "
+            "values that mean hate; see configs/hub_sources.yaml). Needs the network or the datasets cache."
+        },
+    )
     source_split_seed: int = field(default=0, metadata={"help": "Seed of the splits of sources that have none."})
     source_temperature: float | None = field(
         default=None,
@@ -127,8 +134,9 @@ def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
     from hatespeech.sources import SourceError, load_source, parse_source
 
     try:
-        specs = [parse_source(spec) for spec in args.sources]
-        loaded = {name: load_source(Path(args.sources_dir), name, args.source_split_seed) for name, _ in specs}
+        catalog = hub_catalog(args)
+        specs = [parse_source(spec, catalog) for spec in args.sources]
+        loaded = {name: load_source(Path(args.sources_dir), name, args.source_split_seed, catalog) for name, _ in specs}
         hatecheck = load_source(Path(args.sources_dir), "hatecheck", args.source_split_seed)["test"]
     except (SourceError, OSError) as err:
         raise DataError(str(err)) from None
@@ -138,7 +146,9 @@ def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
     held_out |= {normalize_tweet(r.text) for rows in loaded.values() for s in ("validation", "test") for r in rows[s]}
     held_out |= {normalize_tweet(r.text) for r in hatecheck}
     # Each source's rows per split as (text, label); TweetEval's texts are already prepared.
-    by_source = {"tweeteval": {split: list(zip(ds["text"], ds["label"])) for split, ds in tweeteval.items()}}
+    by_source = {
+        "tweeteval": {split: list(zip(ds["text"], ds["label"], strict=True)) for split, ds in tweeteval.items()}
+    }
     for name, _ in specs:
         by_source[name] = {
             split: [(normalize_tweet(r.text) if args.normalize_text else r.text, r.label) for r in rows]
@@ -172,6 +182,13 @@ def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
     mixed = DatasetDict({split: Dataset.from_dict(data, features=features) for split, data in columns.items()})
     mixed.dropped_copies = dropped  # reported in train_results.json and the card
     return mixed
+
+
+def hub_catalog(args: DataArguments) -> dict:
+    """The Hub sources declared in ``--hub_sources`` (none without it)."""
+    from hatespeech.sources import read_hub_catalog
+
+    return read_hub_catalog(Path(args.hub_sources)) if args.hub_sources else {}
 
 
 def temperature_sizes(sizes: dict[str, int], temperature: float) -> dict[str, int]:

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from hatespeech import HATE
-from hatespeech.data import DataArguments, load_split
+from hatespeech.data import DataArguments, DataError, hub_catalog, load_split
 from hatespeech.metrics import score
 from hatespeech.run_folder import RunFolder
-from hatespeech.sources import READERS, TEST_SUITES, load_source
+from hatespeech.sources import READERS, TEST_SUITES, SourceError, load_source, parse_source
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,13 @@ SHOWN = ("macro_f1", "roc_auc", "pred_hate_rate", "true_hate_rate")
 def evaluate_panel(predict_proba: Callable[[list[str]], np.ndarray], data_args: DataArguments) -> dict:
     """Every panel number for one model; ``predict_proba`` maps raw texts to class probabilities."""
     root, seed = Path(data_args.sources_dir), data_args.source_split_seed
-    sources = {name: load_source(root, name, seed) for name in PANEL_SOURCES}
+    try:
+        catalog = hub_catalog(data_args)  # Hub sources the model was trained on join the panel
+        hub_names = [name for name, _ in (parse_source(spec, catalog) for spec in data_args.sources) if name in catalog]
+        sources = {name: load_source(root, name, seed, catalog) for name in (*PANEL_SOURCES, *hub_names)}
+        hatecheck = load_source(root, "hatecheck", seed)["test"]
+    except (SourceError, OSError) as err:
+        raise DataError(str(err)) from None
     panel: dict = {"validation": {}, "test": {}}
     for split in ("validation", "test"):
         tweeteval = load_split(data_args, split)  # raw text: the Classifier prepares it as the model was trained
@@ -41,7 +47,7 @@ def evaluate_panel(predict_proba: Callable[[list[str]], np.ndarray], data_args: 
                     predict_proba, [r.text for r in rows[split]], [r.label for r in rows[split]]
                 )
     panel["validation_mean_macro_f1"] = float(np.mean([s["macro_f1"] for s in panel["validation"].values()]))
-    panel["hatecheck"] = _hatecheck(predict_proba, load_source(root, "hatecheck", seed)["test"])
+    panel["hatecheck"] = _hatecheck(predict_proba, hatecheck)
     return panel
 
 

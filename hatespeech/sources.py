@@ -11,12 +11,26 @@ The mapping from each data set's own scheme, in one place:
 | mlma (``en_dataset_with_stop_words.csv``) | "hateful" among ``sentiment`` | otherwise | - | seeded |
 | stormfront (``stormfront.csv``) | ``label`` hate | noHate | relation, idk/skip | seeded |
 | hatecheck (``test_suite_cases.csv``) | ``label_gold`` hateful | non-hateful | - | test only |
+| Hub data set (``--hub_sources``) | ``hate`` values | any other value | ``drop`` values | ``splits``, else seeded |
 
 HateXplain's official splits come from ``post_id_divisions.json``; seeded splits (80/10/10) are
 stratified by label and depend only on the file and ``--source_split_seed``, so a run repeats
 exactly from its ``run_config.yaml``. HateCheck is a functional test suite: it is never a training
 or validation source (``parse_source`` refuses it). A bad row stops with the file and line, as the
-TweetEval loader does.
+TweetEval loader does (for a Hub data set: the data set, split and row).
+
+Users with network can add any Hub data set by name in a YAML catalog (``--hub_sources``), e.g.
+``configs/hub_sources.yaml``::
+
+    davidson-hub:                          # the name --sources uses (with an optional :cap)
+      dataset: tdavidson/hate_speech_offensive
+      text_column: tweet
+      label_column: class
+      hate: ["hate speech"]                # label values (or ClassLabel names) that mean hate
+      drop: []                             # values left out; every other value is not-hate
+      # config, revision: as load_dataset takes them
+      # splits: {train: train, validation: validation, test: test}   # the data set's own split names;
+      #                                    # without them every row gets the seeded 80/10/10 split
 """
 
 import csv
@@ -25,6 +39,8 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 SPLITS = ("train", "validation", "test")
 TEST_SUITES = ("hatecheck",)
@@ -123,11 +139,97 @@ READERS: dict[str, Callable[[Path], Iterator[Row]]] = {
 }
 
 
-def parse_source(spec: str) -> tuple[str, int | None]:
+@dataclass(frozen=True)
+class HubSource:
+    """A Hub data set declared in the ``--hub_sources`` catalog: where its text and label are, what means hate."""
+
+    dataset: str
+    text_column: str
+    label_column: str
+    hate: frozenset[str]
+    drop: frozenset[str] = frozenset()
+    config: str | None = None
+    revision: str | None = None
+    splits: dict[str, str] | None = None  # our split -> the data set's split
+
+
+_REQUIRED = ("dataset", "text_column", "label_column", "hate")
+_OPTIONAL = ("drop", "config", "revision", "splits")
+
+
+def read_hub_catalog(path: Path) -> dict[str, HubSource]:
+    """The named Hub sources of a YAML catalog; a bad entry stops with the file and the entry's name."""
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as err:
+        raise SourceError(f"{path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise SourceError(f"{path}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
+    if not isinstance(entries, dict):
+        raise SourceError(f"{path}: expected a mapping of source names to their description")
+    catalog = {}
+    for name, entry in entries.items():
+        where = f"{path}: {name!r}"
+        if name in READERS or ":" in str(name):
+            raise SourceError(f"{where}: the name is a built-in source or holds ':'; choose another")
+        if not isinstance(entry, dict):
+            raise SourceError(f"{where}: expected a mapping with {', '.join(_REQUIRED)}")
+        unknown, missing = set(entry) - {*_REQUIRED, *_OPTIONAL}, [key for key in _REQUIRED if key not in entry]
+        if unknown or missing:
+            raise SourceError(f"{where}: unknown keys {sorted(unknown)}, missing keys {missing}; "
+                              f"the keys are {list(_REQUIRED)} and optionally {list(_OPTIONAL)}")  # fmt: skip
+        splits = entry.get("splits")
+        if splits is not None and (not isinstance(splits, dict) or set(splits) != set(SPLITS)):
+            raise SourceError(f"{where}: splits must map each of {list(SPLITS)} to a split of the data set")
+        catalog[name] = HubSource(
+            dataset=str(entry["dataset"]), text_column=str(entry["text_column"]),
+            label_column=str(entry["label_column"]), hate=_values(entry["hate"]), drop=_values(entry.get("drop")),
+            config=entry.get("config"), revision=entry.get("revision"),
+            splits={ours: str(theirs) for ours, theirs in splits.items()} if splits else None,
+        )  # fmt: skip
+    return catalog
+
+
+def _values(value) -> frozenset[str]:
+    """Label values compared as text, so ``0``, ``"0"`` and a ClassLabel's name all work in YAML."""
+    return frozenset(map(str, value if isinstance(value, list) else [] if value is None else [value]))
+
+
+def read_hub_source(source: HubSource) -> Iterator[Row]:
+    """Rows of a Hub data set (needs the network, or the datasets cache)."""
+    from datasets import ClassLabel, load_dataset
+
+    try:
+        loaded = load_dataset(source.dataset, source.config, revision=source.revision)
+    except Exception as err:  # offline, unknown id, gated...: one message
+        raise SourceError(f"could not load the Hub data set {source.dataset!r}: {err}") from None
+    # (our split, theirs); our split None: every row of every split goes to the seeded split.
+    chosen = list(source.splits.items()) if source.splits else [(None, theirs) for theirs in loaded]
+    for ours, theirs in chosen:
+        if theirs not in loaded:
+            raise SourceError(f"{source.dataset} has no split {theirs!r}; it has {sorted(loaded)}")
+        rows = loaded[theirs]
+        for column in (source.text_column, source.label_column):
+            if column not in rows.column_names:
+                raise SourceError(f"{source.dataset} ({theirs}) has no column {column!r}; it has {rows.column_names}")
+        feature = rows.features[source.label_column]
+        names = feature.names if isinstance(feature, ClassLabel) else None
+        for index, row in enumerate(rows):
+            text, value = row[source.text_column], row[source.label_column]
+            if not isinstance(text, str):
+                raise SourceError(f"{source.dataset} ({theirs}, row {index}): {source.text_column!r} is not text")
+            keys = {str(value)} | ({names[value]} if names and isinstance(value, int) else set())
+            if keys & source.drop:
+                continue
+            yield Row(text, int(bool(keys & source.hate)), ours)
+
+
+def parse_source(spec: str, catalog: dict[str, HubSource] | None = None) -> tuple[str, int | None]:
     """``name`` or ``name:cap`` (at most ``cap`` training rows, a random sample) from the config."""
     name, _, cap = spec.partition(":")
-    if name not in READERS:
-        raise SourceError(f"unknown source {name!r}; choose from {sorted(READERS)} (TweetEval is always used)")
+    if name not in READERS and name not in (catalog or {}):
+        choices = sorted({*READERS, *(catalog or {})} - set(TEST_SUITES))
+        raise SourceError(f"unknown source {name!r}; choose from {choices} (TweetEval is always used)")
     if name in TEST_SUITES:
         raise SourceError(f"{name} is a test suite: it is never trained or selected on")
     if cap and not cap.isdigit():
@@ -135,11 +237,12 @@ def parse_source(spec: str) -> tuple[str, int | None]:
     return name, int(cap) if cap else None
 
 
-def load_source(root: Path, name: str, seed: int) -> dict[str, list[Row]]:
+def load_source(root: Path, name: str, seed: int, catalog: dict[str, HubSource] | None = None) -> dict[str, list[Row]]:
     """A source's rows by split; sources without an official split get a seeded, stratified one."""
-    rows = list(READERS[name](root / name))
+    hub_source = (catalog or {}).get(name)
+    rows = list(read_hub_source(hub_source) if hub_source else READERS[name](root / name))
     if not rows:
-        raise SourceError(f"{root / name}: no usable rows")
+        raise SourceError(f"{hub_source.dataset if hub_source else root / name}: no usable rows")
     if rows[0].split is None:
         rows = seeded_split(rows, seed)
     by_split: dict[str, list[Row]] = {split: [] for split in SPLITS}

@@ -58,6 +58,47 @@ def write_tweeteval_dir(folder, sizes=None) -> None:
         (folder / f"{prefix}_labels.txt").write_text("".join(f"{y}\n" for y in labels))
 
 
+def write_sources(root, leak: str) -> None:
+    """One small file per source, in its original layout; ``leak`` is a TweetEval test text copied into
+    Davidson's rows (it must not reach training)."""
+    (root / "davidson").mkdir(parents=True)
+    rows = [f'{i},3,0,0,3,{i % 3},"tweet number {i} you are vermin"' for i in range(30)]
+    rows.append(f'30,3,0,0,3,0,"{leak}"')
+    (root / "davidson" / "labeled_data.csv").write_text(
+        ",count,hate_speech,offensive_language,neither,class,tweet\n" + "\n".join(rows) + "\n"
+    )
+    (root / "hatexplain").mkdir()
+    posts = [(f"{i}_twitter", f"post {i} deport them", i % 4) for i in range(12)]
+    (root / "hatexplain" / "092-HateXplain.csv").write_text(
+        ",text,label,category,id\n" + "".join(f"{p},{t},0,{c},{i}\n" for i, (p, t, c) in enumerate(posts))
+    )
+    divisions = {"train": [p for p, _, _ in posts[:8]], "val": [p for p, _, _ in posts[8:10]],
+                 "test": [p for p, _, _ in posts[10:]]}  # fmt: skip
+    (root / "hatexplain" / "post_id_divisions.json").write_text(json.dumps(divisions))
+    (root / "ethos").mkdir()
+    (root / "ethos" / "Ethos_Dataset_Binary.csv").write_text(
+        "comment;isHate\n" + "".join(f"comment {i} about people;{i / 20:.2f}\n" for i in range(20))
+    )
+    (root / "mlma").mkdir()
+    (root / "mlma" / "en_dataset_with_stop_words.csv").write_text(
+        "HITId,tweet,sentiment,directness,annotator_sentiment,target,group\n"
+        + "".join(
+            f"{i},mlma tweet {i},{'hateful_normal' if i % 2 else 'normal'},direct,x,origin,other\n" for i in range(20)
+        )  # fmt: skip
+    )
+    (root / "stormfront").mkdir()
+    labels = ["hate", "noHate", "relation", "idk/skip"]
+    (root / "stormfront" / "stormfront.csv").write_text(
+        "file_id,user_id,subforum_id,num_contexts,label,text\n"
+        + "".join(f"{i}_1,1,1,0,{labels[i % 4]},sentence {i}\n" for i in range(40))
+    )
+    (root / "hatecheck").mkdir()
+    (root / "hatecheck" / "test_suite_cases.csv").write_text(
+        ",functionality,case_id,test_case,label_gold\n0,derog_neg_emote_h,1,I hate women.,hateful\n"
+        "1,ident_neutral_nh,2,I am a woman.,non-hateful\n"
+    )
+
+
 @pytest.fixture()
 def tweeteval_dir(tmp_path):
     folder = tmp_path / "tweeteval_hate"

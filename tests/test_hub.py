@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_tweeteval_dir
+from conftest import write_sources, write_tweeteval_dir
 from hub_double import HubDouble
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -232,3 +232,47 @@ def _wait_for_health(url: str, server: subprocess.Popen, timeout: float = 120) -
         except httpx.TransportError:
             time.sleep(0.5)
     raise AssertionError("app.py did not answer /health in time")
+
+
+def test_a_hub_dataset_declared_in_yaml_trains_and_joins_the_panel(hub, tiny_model_dir, tmp_path):
+    """The online source path: a data set on the Hub (here the double), named in a YAML catalog, read by the
+    real datasets client; its held-out rows filter training like every source's, and the panel scores it."""
+    write_tweeteval_dir(tmp_path / "data")
+    leak = (tmp_path / "data" / "test_text.txt").read_text().splitlines()[0].strip()
+    write_sources(tmp_path / "sources", leak="not in this test")
+    repo = tmp_path / "dataset"
+    (repo / "data").mkdir(parents=True)
+    words = ["deport the vermin", "coffee with friends", "you filthy scum", "sunny day music"]
+    rows = {"train": [*[(f"{words[i % 4]} {i}", i % 4) for i in range(40)], (leak, 2)],
+            "validation": [(f"{words[i % 4]} v{i}", i % 4) for i in range(12)],
+            "test": [(f"{words[i % 4]} t{i}", i % 4) for i in range(12)]}  # fmt: skip
+    for split, split_rows in rows.items():
+        lines = "".join(f'"{text}",{label}\n' for text, label in split_rows)
+        (repo / "data" / f"{split}.csv").write_text("post,rating\n" + lines)
+    upload = ("from huggingface_hub import HfApi\napi = HfApi()\n"
+              "api.create_repo('tester/tiny-hate-posts', repo_type='dataset')\n"
+              f"api.upload_folder(folder_path={str(repo)!r}, repo_id='tester/tiny-hate-posts', "
+              "repo_type='dataset')\n")  # fmt: skip
+    env = client_env(hub, tmp_path / "hf_home")
+    assert run_client(["-c", upload], env, tmp_path).returncode == 0
+    # Ratings 0 and 2 mean hate, 3 is dropped; the data set's own splits are used.
+    (tmp_path / "hub_sources.yaml").write_text(
+        "posts:\n  dataset: tester/tiny-hate-posts\n  text_column: post\n  label_column: rating\n  hate: [0, 2]\n"
+        "  drop: [3]\n  splits: {train: train, validation: validation, test: test}\n"
+    )
+    output_dir = tmp_path / "model"
+    args = [str(REPO_ROOT / "train.py"), "--model_name_or_path", str(tiny_model_dir), "--data_dir",
+            str(tmp_path / "data"), "--output_dir", str(output_dir), "--max_steps", "2", "--report_to", "none",
+            "--use_cpu", "--disable_tqdm", "true", "--sources", "posts", "--hub_sources",
+            str(tmp_path / "hub_sources.yaml"), "--sources_dir", str(tmp_path / "sources")]  # fmt: skip
+    result = run_client(args, env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    panel = json.loads((output_dir / "panel.json").read_text())
+    assert panel["test"]["posts"]["n"] == 9 and panel["test"]["posts"]["true_hate_rate"] == pytest.approx(6 / 9)
+    assert panel["validation"]["posts"]["n"] == 9 and "davidson" in panel["test"]
+    train_results = json.loads((output_dir / "train_results.json").read_text())
+    assert train_results["dropped_copies"]["posts"] == 1  # the TweetEval test tweet copied into its train split
+    # 41 rows, 10 rated 3 dropped, the leaked copy dropped: 30 rows join TweetEval's training tweets.
+    tweeteval_train = 48 - train_results["dropped_copies"]["tweeteval"]
+    assert train_results["data_sizes"].startswith(f"{tweeteval_train + 30} train")
+    assert any("/datasets/tester/tiny-hate-posts/resolve/" in request for request in hub.requests)

@@ -2,55 +2,26 @@
 leakage filter, the selection rule over sources, HateCheck refused for training, and the panel."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+from conftest import write_sources
 
 from hatespeech.data import DataArguments, DataError, load_splits, resample, temperature_sizes
 from hatespeech.metrics import source_macro_f1
-from hatespeech.sources import SourceError, load_source, parse_source, read_hatexplain, seeded_split
+from hatespeech.sources import (
+    HubSource,
+    SourceError,
+    load_source,
+    parse_source,
+    read_hatexplain,
+    read_hub_catalog,
+    read_hub_source,
+    seeded_split,
+)
 from hatespeech.threshold import best_threshold
-
-
-def write_sources(root, leak: str) -> None:
-    """One small file per source, in its original layout; ``leak`` is a TweetEval test text copied into
-    Davidson's rows (it must not reach training)."""
-    (root / "davidson").mkdir(parents=True)
-    rows = [f'{i},3,0,0,3,{i % 3},"tweet number {i} you are vermin"' for i in range(30)]
-    rows.append(f'30,3,0,0,3,0,"{leak}"')
-    (root / "davidson" / "labeled_data.csv").write_text(
-        ",count,hate_speech,offensive_language,neither,class,tweet\n" + "\n".join(rows) + "\n"
-    )
-    (root / "hatexplain").mkdir()
-    posts = [(f"{i}_twitter", f"post {i} deport them", i % 4) for i in range(12)]
-    (root / "hatexplain" / "092-HateXplain.csv").write_text(
-        ",text,label,category,id\n" + "".join(f"{p},{t},0,{c},{i}\n" for i, (p, t, c) in enumerate(posts))
-    )
-    divisions = {"train": [p for p, _, _ in posts[:8]], "val": [p for p, _, _ in posts[8:10]],
-                 "test": [p for p, _, _ in posts[10:]]}  # fmt: skip
-    (root / "hatexplain" / "post_id_divisions.json").write_text(json.dumps(divisions))
-    (root / "ethos").mkdir()
-    (root / "ethos" / "Ethos_Dataset_Binary.csv").write_text(
-        "comment;isHate\n" + "".join(f"comment {i} about people;{i / 20:.2f}\n" for i in range(20))
-    )
-    (root / "mlma").mkdir()
-    (root / "mlma" / "en_dataset_with_stop_words.csv").write_text(
-        "HITId,tweet,sentiment,directness,annotator_sentiment,target,group\n"
-        + "".join(
-            f"{i},mlma tweet {i},{'hateful_normal' if i % 2 else 'normal'},direct,x,origin,other\n" for i in range(20)
-        )  # fmt: skip
-    )
-    (root / "stormfront").mkdir()
-    labels = ["hate", "noHate", "relation", "idk/skip"]
-    (root / "stormfront" / "stormfront.csv").write_text(
-        "file_id,user_id,subforum_id,num_contexts,label,text\n"
-        + "".join(f"{i}_1,1,1,0,{labels[i % 4]},sentence {i}\n" for i in range(40))
-    )
-    (root / "hatecheck").mkdir()
-    (root / "hatecheck" / "test_suite_cases.csv").write_text(
-        ",functionality,case_id,test_case,label_gold\n0,derog_neg_emote_h,1,I hate women.,hateful\n"
-        "1,ident_neutral_nh,2,I am a woman.,non-hateful\n"
-    )
 
 
 @pytest.fixture()
@@ -165,3 +136,61 @@ def test_training_with_sources_writes_the_panel_into_the_card(train_args, source
     assert (tmp_path / "out" / "plots" / "hatecheck_functionalities.png").stat().st_size > 0
     results = json.loads((tmp_path / "out" / "eval_results.json").read_text())
     assert results["test"]["true_hate_rate"] == pytest.approx(0.5)  # the headline is TweetEval's test split alone
+
+
+def write_catalog(path, **entries) -> str:
+    path.write_text(yaml.safe_dump(entries))
+    return str(path)
+
+
+def test_hub_catalog_entries_are_checked_with_file_and_name(tmp_path):
+    good = {"dataset": "org/hate", "text_column": "tweet", "label_column": "class", "hate": [0, "hate speech"]}
+    catalog = read_hub_catalog(Path(write_catalog(tmp_path / "ok.yaml", mine=good)))
+    assert catalog["mine"].hate == {"0", "hate speech"} and catalog["mine"].splits is None
+    assert parse_source("mine:50", catalog) == ("mine", 50)
+    with pytest.raises(SourceError, match="unknown source 'mine'"):
+        parse_source("mine")  # without the catalog
+    bad = {
+        "missing keys": ({"x": {k: v for k, v in good.items() if k != "hate"}}, r"'x'.*missing keys \['hate'\]"),
+        "unknown key": ({"x": {**good, "colour": "red"}}, r"unknown keys \['colour'\]"),
+        "built-in name": ({"davidson": good}, "'davidson': the name is a built-in source"),
+        "partial splits": ({"x": {**good, "splits": {"train": "train"}}}, "splits must map each of"),
+    }
+    for case, (entries, message) in bad.items():
+        with pytest.raises(SourceError, match=message):
+            read_hub_catalog(Path(write_catalog(tmp_path / f"{case.replace(' ', '_')}.yaml", **entries)))
+    (tmp_path / "broken.yaml").write_text("x: [unclosed\n")
+    with pytest.raises(SourceError, match="broken.yaml: not valid YAML"):
+        read_hub_catalog(tmp_path / "broken.yaml")
+    with pytest.raises(SourceError, match="absent.yaml"):
+        read_hub_catalog(tmp_path / "absent.yaml")
+
+
+def test_hub_source_maps_labels_by_value_or_class_name_and_drops_rows(monkeypatch):
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+    features = Features({"tweet": Value("string"), "class": ClassLabel(names=["hate speech", "offensive", "neither"])})
+    train = Dataset.from_dict({"tweet": [f"t{i}" for i in range(12)], "class": [i % 3 for i in range(12)]}, features)
+    test = Dataset.from_dict({"tweet": ["u0", "u1", "u2"], "class": [0, 1, 2]}, features)
+    monkeypatch.setattr("datasets.load_dataset", lambda *a, **k: DatasetDict({"train": train, "test": test}))
+    # By ClassLabel name, offensive dropped; no splits declared: every row of both splits is split by seed.
+    source = HubSource("org/x", "tweet", "class", hate=frozenset({"hate speech"}), drop=frozenset({"1"}))
+    rows = list(read_hub_source(source))
+    assert len(rows) == 10 and {r.split for r in rows} == {None}
+    assert {r.text for r in rows if r.label == 1} == {"t0", "t3", "t6", "t9", "u0"}
+    by_split = load_source(Path("unused"), "x", 0, {"x": source})
+    assert sum(map(len, by_split.values())) == 10 and by_split == load_source(Path("unused"), "x", 0, {"x": source})
+    # Declared splits keep the data set's own; a split it does not have is named.
+    official = HubSource("org/x", "tweet", "class", frozenset({"0"}), splits={"train": "train", "validation": "test",
+                                                                              "test": "test"})  # fmt: skip
+    assert {r.split for r in read_hub_source(official)} == {"train", "validation", "test"}
+    missing = HubSource("org/x", "tweet", "class", frozenset({"0"}), splits={"train": "train", "validation": "dev",
+                                                                             "test": "test"})  # fmt: skip
+    with pytest.raises(SourceError, match="org/x has no split 'dev'; it has \\['test', 'train'\\]"):
+        list(read_hub_source(missing))
+    with pytest.raises(SourceError, match="has no column 'text'"):
+        list(read_hub_source(HubSource("org/x", "text", "class", frozenset({"0"}))))
+    numbers = Dataset.from_dict({"tweet": ["ok", None], "class": [0, 1]})
+    monkeypatch.setattr("datasets.load_dataset", lambda *a, **k: DatasetDict({"train": numbers}))
+    with pytest.raises(SourceError, match=r"org/x \(train, row 1\): 'tweet' is not text"):
+        list(read_hub_source(source))
