@@ -17,7 +17,7 @@ PLACEHOLDER_REPO = "<org>/<name>"
 EMBEDDED_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 HYPERPARAMETERS = (
     "learning_rate", "num_train_epochs", "per_device_train_batch_size", "gradient_accumulation_steps",
-    "weight_decay", "warmup_steps", "lr_scheduler_type", "max_seq_length", "seed", "bf16",
+    "weight_decay", "warmup_steps", "lr_scheduler_type", "max_seq_length", "seed", "bf16", "source_temperature",
 )  # fmt: skip
 MINILM_CITATION = """@inproceedings{reimers2019sentencebert,
   title = {Sentence-{BERT}: Sentence Embeddings using Siamese {BERT}-Networks},
@@ -61,7 +61,7 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
         "data_sizes": train.get("data_sizes", "train / validation / test"),
         "early_stopping_patience": config.get("early_stopping_patience"),
         "max_seq_length": config.get("max_seq_length", 128),
-        "hyperparameters": {name: config[name] for name in HYPERPARAMETERS if name in config},
+        "hyperparameters": {name: config[name] for name in HYPERPARAMETERS if config.get(name) is not None},
         "search": _search_summary(run),
         "scores": scores,
         "test_macro_f1": test_f1,

@@ -218,7 +218,8 @@ def read_hub_source(source: HubSource) -> Iterator[Row]:
             text, value = row[source.text_column], row[source.label_column]
             if not isinstance(text, str):
                 raise SourceError(f"{source.dataset} ({theirs}, row {index}): {source.text_column!r} is not text")
-            keys = {str(value)} | ({names[value]} if names and isinstance(value, int) else set())
+            named = names and isinstance(value, int) and 0 <= value < len(names)  # -1: a ClassLabel's "no label"
+            keys = {str(value)} | ({names[value]} if named else set())
             if keys & source.drop:
                 continue
             yield Row(text, int(bool(keys & source.hate)), ours)

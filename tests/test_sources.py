@@ -194,3 +194,9 @@ def test_hub_source_maps_labels_by_value_or_class_name_and_drops_rows(monkeypatc
     monkeypatch.setattr("datasets.load_dataset", lambda *a, **k: DatasetDict({"train": numbers}))
     with pytest.raises(SourceError, match=r"org/x \(train, row 1\): 'tweet' is not text"):
         list(read_hub_source(source))
+    # -1, a ClassLabel's "no label", is not read as the last name (here "hate").
+    two_names = Features({"tweet": Value("string"), "class": ClassLabel(names=["no", "hate"])})
+    unlabelled = Dataset.from_dict({"tweet": ["a", "b"], "class": [-1, 1]}, two_names)
+    monkeypatch.setattr("datasets.load_dataset", lambda *a, **k: DatasetDict({"train": unlabelled}))
+    by_name = HubSource("org/x", "tweet", "class", hate=frozenset({"hate"}))
+    assert [(r.text, r.label) for r in read_hub_source(by_name)] == [("a", 0), ("b", 1)]
