@@ -58,7 +58,7 @@ def run(data_args, model_args, search_args, training_args) -> dict[str, dict] | 
     # Search (optional): the study's best parameters become this run's.
     best_params = None
     if search_args.search:
-        best_params = search_best_params(training_args, model_args, search_args, tokenized, tokenizer)
+        best_params = search_best_params(training_args, model_args, search_args, tokenized, tokenizer, data_args)
         if best_params is None:  # a --search_only worker: the coordinator retrains
             return None
     # Train with early stopping on validation macro-F1.

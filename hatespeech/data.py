@@ -97,8 +97,9 @@ class DataArguments:
         default=None,
         metadata={
             "help": "Temperature sampling of the training sources (after caps): each source gets a share of the "
-            "training rows proportional to its size^(1/T), the total unchanged; small sources are repeated, large "
-            "ones subsampled. Unset or 1: proportional to size (the rows as loaded)."
+            "training rows proportional to its size^(1/T), the total unchanged (up to rounding); small sources are "
+            "repeated, large ones subsampled. Unset or 1: proportional to size (the rows as loaded). --search can "
+            "sample it (source_temperature in the search space)."
         },
     )
     panel: bool = field(
@@ -165,11 +166,6 @@ def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
         if cap is not None and len(kept) > cap:
             kept = random.Random(f"{args.source_split_seed}-{name}-cap").sample(kept, cap)
         train[name] = kept
-    if args.source_temperature not in (None, 1):
-        sizes = temperature_sizes({name: len(rows) for name, rows in train.items()}, args.source_temperature)
-        train = {name: resample(rows, sizes[name], f"{args.source_split_seed}-{name}-temperature")
-                 for name, rows in train.items()}  # fmt: skip
-        logger.info("Training rows per source at temperature %s: %s", args.source_temperature, sizes)
     logger.info("Training rows dropped as copies of a validation or test text: %s", dropped)
     columns = {split: {"text": [], "label": [], "source": []} for split in tweeteval}
     for name, splits in by_source.items():
@@ -178,6 +174,9 @@ def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
             columns[split]["text"] += [text for text, _ in rows]
             columns[split]["label"] += [label for _, label in rows]
             columns[split]["source"] += [name] * len(rows)
+    if args.source_temperature not in (None, 1):
+        keep = tempered_indices(columns["train"]["source"], args.source_temperature, args.source_split_seed)
+        columns["train"] = {column: [values[i] for i in keep] for column, values in columns["train"].items()}
     features = Features({**FEATURES, "source": Value("string")})
     mixed = DatasetDict({split: Dataset.from_dict(data, features=features) for split, data in columns.items()})
     mixed.dropped_copies = dropped  # reported in train_results.json and the card
@@ -196,6 +195,17 @@ def temperature_sizes(sizes: dict[str, int], temperature: float) -> dict[str, in
     weights = {name: size ** (1 / temperature) for name, size in sizes.items() if size}
     total, norm = sum(sizes.values()), sum(weights.values())
     return {name: round(total * weights[name] / norm) if size else 0 for name, size in sizes.items()}
+
+
+def tempered_indices(sources: list[str], temperature: float, seed: int) -> list[int]:
+    """Row indices of a training split with a ``source`` column, each source resampled to its share at
+    ``temperature`` (``--source_temperature``); the same rows whether applied at loading or by a search trial."""
+    by_source: dict[str, list[int]] = {}
+    for index, name in enumerate(sources):
+        by_source.setdefault(name, []).append(index)
+    sizes = temperature_sizes({name: len(rows) for name, rows in by_source.items()}, temperature)
+    logger.info("Training rows per source at temperature %s: %s", temperature, sizes)
+    return [i for name, rows in by_source.items() for i in resample(rows, sizes[name], f"{seed}-{name}-temperature")]
 
 
 def resample(rows: list, size: int, seed: str) -> list:

@@ -104,7 +104,7 @@ class SearchSpace:
         params = spec.get("space") or {}
         unknown = sorted(set(params) - allowed)
         if unknown:
-            raise ValueError(f"{path}: {unknown} are not training or model options")
+            raise ValueError(f"{path}: {unknown} are not options a trial can set (training, model, source_temperature)")
         for name, dist in params.items():
             if dist.get("type") not in ("float", "int", "categorical"):
                 raise ValueError(f"{path}: {name} needs type float, int or categorical")

@@ -24,12 +24,12 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, IntervalStrategy, 
 
 from hatespeech import HATE
 from hatespeech.config import REPO_ROOT, parse_config
-from hatespeech.data import DataArguments, load_splits
+from hatespeech.data import DataArguments, load_splits, tempered_indices
 from hatespeech.hardware import cpu_has_bf16_matmul
 from hatespeech.linear_probe import check_supported, fit_probe, pooled_features, set_head
 from hatespeech.metrics import compute_metrics, metrics_for_sources, softmax
 from hatespeech.modeling import ModelArguments, get_model, get_tokenizer
-from hatespeech.search import SearchArguments, SearchSpace, apply_params, run_search
+from hatespeech.search import SearchArguments, SearchError, SearchSpace, apply_params, run_search
 from hatespeech.text import with_tweet_normalizer
 from hatespeech.threshold import best_threshold, fold_into_head, shift_logits
 
@@ -125,10 +125,10 @@ def inference_tokenizer(tokenizer, data_args: DataArguments):
 
 
 def make_trainer(
-    training_args, model_args, tokenized: DatasetDict, tokenizer, hp_space=None, build_model=get_model
+    training_args, model_args, tokenized: DatasetDict, tokenizer, hp_space=None, build_model=get_model, data_args=None
 ) -> Trainer:
-    """A Trainer whose ``model_init`` applies a search trial's model-level parameters (from ``hp_space``)
-    and builds the model with ``build_model(model_args)``."""
+    """A Trainer whose ``model_init`` applies a search trial's model-level parameters (from ``hp_space``),
+    and its source temperature to the training rows, and builds the model with ``build_model(model_args)``."""
 
     # The frozen encoder's features are the same for every trial, and the Trainer calls model_init
     # twice per run (at construction and in train()): compute the features and each probe once.
@@ -138,7 +138,12 @@ def make_trainer(
         # The Trainer builds the model before it samples the trial's parameters, so they are asked
         # for here (Optuna returns the same value when asked twice; FixedTrial on other DDP ranks too).
         if trial is not None and hp_space is not None:
-            apply_params(hp_space(trial), model_args)
+            params = hp_space(trial)
+            apply_params(params, model_args)
+            if "source_temperature" in params:  # a data option: this trial's mix, built before its dataloader
+                seed = data_args.source_split_seed if data_args else 0
+                keep = tempered_indices(tokenized["train"]["source"], params["source_temperature"], seed)
+                trainer.train_dataset = tokenized["train"].select(keep)
         model = build_model(model_args)
         if training_args.linear_probe:
             check_supported(model)
@@ -156,7 +161,7 @@ def make_trainer(
         logger.warning("--eval_strategy no: early stopping is off (it needs validation scores)")
     elif training_args.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
-    return InputOrderTrainer(
+    trainer = InputOrderTrainer(
         model_init=model_init,
         args=training_args,
         train_dataset=tokenized["train"],
@@ -169,6 +174,7 @@ def make_trainer(
         else compute_metrics,
         callbacks=callbacks,
     )
+    return trainer
 
 
 def resume_checkpoint(training_args) -> str | None:
@@ -215,14 +221,31 @@ def load_and_tokenize(data_args: DataArguments, tokenizer, training_args) -> tup
     return splits, tokenized
 
 
-def search_best_params(training_args, model_args, search_args: SearchArguments, tokenized, tokenizer) -> dict | None:
-    """Run the study and apply its best parameters to the arguments; None on a ``--search_only`` worker."""
-    space = SearchSpace.from_yaml(search_args.search_space, _option_names(training_args, model_args))
-    search_trainer = make_trainer(training_args, model_args, tokenized, tokenizer, hp_space=space.suggest)
+def search_best_params(
+    training_args, model_args, search_args: SearchArguments, tokenized, tokenizer, data_args: DataArguments
+) -> dict | None:
+    """Run the study and apply its best parameters to the arguments (and a searched source temperature to
+    ``tokenized``'s training rows); None on a ``--search_only`` worker."""
+    mixed = "source" in tokenized["train"].column_names
+    options = _option_names(training_args, model_args) | ({"source_temperature"} if mixed else set())
+    try:
+        space = SearchSpace.from_yaml(search_args.search_space, options)
+    except (OSError, ValueError) as err:
+        raise SearchError(str(err)) from None
+    if "source_temperature" in space.params and data_args.source_temperature not in (None, 1):
+        raise SearchError("the search space samples source_temperature: leave --source_temperature unset")
+    search_trainer = make_trainer(
+        training_args, model_args, tokenized, tokenizer, hp_space=space.suggest, data_args=data_args
+    )
     best_params = run_search(search_trainer, space, search_args, training_args.output_dir)
     if best_params is not None:
         logger.info("Best trial parameters: %s", best_params)
-        apply_params(best_params, training_args, model_args)
+        apply_params(best_params, training_args, model_args, data_args)
+        if "source_temperature" in best_params:  # the final run trains on the chosen mix, as run_config.yaml says
+            keep = tempered_indices(
+                tokenized["train"]["source"], data_args.source_temperature, data_args.source_split_seed
+            )
+            tokenized["train"] = tokenized["train"].select(keep)
     return best_params
 
 

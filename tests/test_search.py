@@ -4,7 +4,7 @@ import json
 
 import pytest
 import yaml
-from conftest import EVERY_STEP, trial_rows
+from conftest import EVERY_STEP, trial_rows, write_sources
 
 import train
 from hatespeech.search import SearchSpace
@@ -52,3 +52,36 @@ def test_model_init_applies_a_trials_model_parameters_before_they_are_sampled(tr
     model = trainer.call_model_init(optuna.trial.FixedTrial({"freeze_layers": 1}))  # nothing suggested yet
     assert not any(p.requires_grad for p in model.bert.encoder.layer[0].parameters())
     assert all(p.requires_grad for p in model.bert.encoder.layer[1].parameters())
+
+
+def test_a_trial_trains_on_its_source_temperature_and_the_best_one_is_kept(train_args, tmp_path):
+    """source_temperature in the space: each trial resamples the training rows per source (as loading with
+    --source_temperature would), and the final run trains on the best trial's mix."""
+    import optuna
+
+    from hatespeech.data import load_splits
+    from hatespeech.modeling import get_tokenizer
+    from hatespeech.training import make_trainer, parse_train_args, tokenize
+
+    write_sources(tmp_path / "sources", leak="not in this test")
+    mixed = [*train_args, "--sources", "davidson", "ethos", "--sources_dir", str(tmp_path / "sources")]
+    data_args, model_args, _, training_args = parse_train_args(mixed)
+    tokenizer = get_tokenizer(model_args)
+    tokenized = tokenize(load_splits(data_args), tokenizer, data_args.max_seq_length)
+    space = SearchSpace(params={"source_temperature": {"type": "float", "low": 1.0, "high": 4.0}})
+    trainer = make_trainer(training_args, model_args, tokenized, tokenizer, hp_space=space.suggest,
+                           data_args=data_args)  # fmt: skip
+    trainer.call_model_init(optuna.trial.FixedTrial({"source_temperature": 4.0}))
+    tempered = load_splits(type(data_args)(**{**vars(data_args), "source_temperature": 4.0}))
+    assert trainer.train_dataset["source"] == tempered["train"]["source"] != tokenized["train"]["source"]
+    assert trainer.train_dataset["label"] == tempered["train"]["label"]
+
+    choices = {"source_temperature": {"type": "categorical", "choices": [1.0, 4.0]}}
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump({"space": choices}))
+    search = [*mixed, "--search", "--n_trials", "2", "--search_space", str(tmp_path / "space.yaml"),
+              "--max_steps", "2", *EVERY_STEP]  # fmt: skip
+    assert train.main(search) == 0
+    best = json.loads((tmp_path / "out" / "search" / "best_trial.json").read_text())["best_params"]
+    saved = yaml.safe_load((tmp_path / "out" / "run_config.yaml").read_text())
+    assert saved["source_temperature"] == best["source_temperature"]
+    assert train.main([*search, "--source_temperature", "2"]) == 2  # searched and fixed at once: refused
