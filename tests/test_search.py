@@ -85,3 +85,11 @@ def test_a_trial_trains_on_its_source_temperature_and_the_best_one_is_kept(train
     saved = yaml.safe_load((tmp_path / "out" / "run_config.yaml").read_text())
     assert saved["source_temperature"] == best["source_temperature"]
     assert train.main([*search, "--source_temperature", "2"]) == 2  # searched and fixed at once: refused
+
+
+def test_a_search_space_with_an_unknown_option_is_a_one_line_error(train_args, tmp_path, capsys):
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump({"space": {"colour": {"type": "float", "low": 0, "high": 1}}}))
+    assert train.main([*train_args, "--search", "--search_space", str(tmp_path / "space.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("error: ") and "['colour'] are not options a trial can set" in err
