@@ -141,44 +141,37 @@ def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
         hatecheck = load_source(Path(args.sources_dir), "hatecheck", args.source_split_seed)["test"]
     except (SourceError, OSError) as err:
         raise DataError(str(err)) from None
-    if args.source_temperature is not None and args.source_temperature <= 0:
-        raise DataError(f"--source_temperature must be positive, got {args.source_temperature}")
-    held_out = {normalize_tweet(t) for s in ("validation", "test") if s in tweeteval for t in tweeteval[s]["text"]}
-    held_out |= {normalize_tweet(r.text) for rows in loaded.values() for s in ("validation", "test") for r in rows[s]}
-    held_out |= {normalize_tweet(r.text) for r in hatecheck}
-    # Each source's rows per split as (text, label); TweetEval's texts are already prepared.
-    by_source = {
-        "tweeteval": {split: list(zip(ds["text"], ds["label"], strict=True)) for split, ds in tweeteval.items()}
-    }
+
+    def prepared(text: str, label: int) -> tuple[str, str, int]:
+        """(text as trained, normalised text for the leakage filter, label): each text normalised once."""
+        normalised = normalize_tweet(text)  # idempotent on TweetEval's already prepared texts
+        return normalised if args.normalize_text else text, normalised, label
+
+    by_source = {"tweeteval": {split: list(map(prepared, ds["text"], ds["label"])) for split, ds in tweeteval.items()}}
     for name, _ in specs:
-        by_source[name] = {
-            split: [(normalize_tweet(r.text) if args.normalize_text else r.text, r.label) for r in rows]
-            for split, rows in loaded[name].items()
-        }
+        by_source[name] = {split: [prepared(r.text, r.label) for r in rows] for split, rows in loaded[name].items()}
+    held_out = {
+        norm for splits in by_source.values() for s in ("validation", "test") for _, norm, _ in splits.get(s, [])
+    }
+    held_out |= {normalize_tweet(r.text) for r in hatecheck}
     caps = dict(specs)
-    train, dropped = {}, {}
-    for name, splits in by_source.items():
-        raw = loaded[name]["train"] if name in loaded else None
-        kept = [row for i, row in enumerate(splits["train"])
-                if normalize_tweet(raw[i].text if raw else row[0]) not in held_out]  # fmt: skip
-        dropped[name] = len(splits["train"]) - len(kept)
-        cap = caps.get(name)
-        if cap is not None and len(kept) > cap:
-            kept = random.Random(f"{args.source_split_seed}-{name}-cap").sample(kept, cap)
-        train[name] = kept
-    logger.info("Training rows dropped as copies of a validation or test text: %s", dropped)
     columns = {split: {"text": [], "label": [], "source": []} for split in tweeteval}
+    dropped = {}
     for name, splits in by_source.items():
+        train = [row for row in splits["train"] if row[1] not in held_out]
+        dropped[name] = len(splits["train"]) - len(train)
+        if caps.get(name) is not None and len(train) > caps[name]:
+            train = random.Random(f"{args.source_split_seed}-{name}-cap").sample(train, caps[name])
         for split in columns:
-            rows = train[name] if split == "train" else splits[split]
-            columns[split]["text"] += [text for text, _ in rows]
-            columns[split]["label"] += [label for _, label in rows]
+            rows = train if split == "train" else splits[split]
+            columns[split]["text"] += [text for text, _, _ in rows]
+            columns[split]["label"] += [label for _, _, label in rows]
             columns[split]["source"] += [name] * len(rows)
-    if args.source_temperature not in (None, 1):
-        keep = tempered_indices(columns["train"]["source"], args.source_temperature, args.source_split_seed)
-        columns["train"] = {column: [values[i] for i in keep] for column, values in columns["train"].items()}
+    logger.info("Training rows dropped as copies of a validation or test text: %s", dropped)
     features = Features({**FEATURES, "source": Value("string")})
     mixed = DatasetDict({split: Dataset.from_dict(data, features=features) for split, data in columns.items()})
+    if args.source_temperature not in (None, 1):
+        mixed["train"] = with_temperature(mixed["train"], args.source_temperature, args.source_split_seed)
     mixed.dropped_copies = dropped  # reported in train_results.json and the card
     return mixed
 
@@ -197,15 +190,18 @@ def temperature_sizes(sizes: dict[str, int], temperature: float) -> dict[str, in
     return {name: round(total * weights[name] / norm) if size else 0 for name, size in sizes.items()}
 
 
-def tempered_indices(sources: list[str], temperature: float, seed: int) -> list[int]:
-    """Row indices of a training split with a ``source`` column, each source resampled to its share at
-    ``temperature`` (``--source_temperature``); the same rows whether applied at loading or by a search trial."""
+def with_temperature(train: Dataset, temperature: float, seed: int) -> Dataset:
+    """A mixed training split (with a ``source`` column), each source resampled to its share at ``temperature``
+    (``--source_temperature``); the same rows whether applied at loading or by a search trial."""
+    if temperature <= 0:
+        raise DataError(f"--source_temperature must be positive, got {temperature}")
     by_source: dict[str, list[int]] = {}
-    for index, name in enumerate(sources):
+    for index, name in enumerate(train["source"]):
         by_source.setdefault(name, []).append(index)
     sizes = temperature_sizes({name: len(rows) for name, rows in by_source.items()}, temperature)
     logger.info("Training rows per source at temperature %s: %s", temperature, sizes)
-    return [i for name, rows in by_source.items() for i in resample(rows, sizes[name], f"{seed}-{name}-temperature")]
+    keep = [i for name, rows in by_source.items() for i in resample(rows, sizes[name], f"{seed}-{name}-temperature")]
+    return train.select(keep)
 
 
 def resample(rows: list, size: int, seed: str) -> list:

@@ -24,7 +24,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, IntervalStrategy, 
 
 from hatespeech import HATE
 from hatespeech.config import REPO_ROOT, parse_config
-from hatespeech.data import DataArguments, load_splits, tempered_indices
+from hatespeech.data import DataArguments, load_splits, with_temperature
 from hatespeech.hardware import cpu_has_bf16_matmul
 from hatespeech.linear_probe import check_supported, fit_probe, pooled_features, set_head
 from hatespeech.metrics import compute_metrics, metrics_for_sources, softmax
@@ -141,9 +141,9 @@ def make_trainer(
             params = hp_space(trial)
             apply_params(params, model_args)
             if "source_temperature" in params:  # a data option: this trial's mix, built before its dataloader
-                seed = data_args.source_split_seed if data_args else 0
-                keep = tempered_indices(tokenized["train"]["source"], params["source_temperature"], seed)
-                trainer.train_dataset = tokenized["train"].select(keep)
+                trainer.train_dataset = with_temperature(
+                    tokenized["train"], params["source_temperature"], data_args.source_split_seed
+                )
         model = build_model(model_args)
         if training_args.linear_probe:
             check_supported(model)
@@ -242,10 +242,9 @@ def search_best_params(
         logger.info("Best trial parameters: %s", best_params)
         apply_params(best_params, training_args, model_args, data_args)
         if "source_temperature" in best_params:  # the final run trains on the chosen mix, as run_config.yaml says
-            keep = tempered_indices(
-                tokenized["train"]["source"], data_args.source_temperature, data_args.source_split_seed
+            tokenized["train"] = with_temperature(
+                tokenized["train"], data_args.source_temperature, data_args.source_split_seed
             )
-            tokenized["train"] = tokenized["train"].select(keep)
     return best_params
 
 
