@@ -24,6 +24,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import yaml
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CAPPED = ["davidson:6000", "hatexplain:6000", "stormfront:3000", "mlma", "ethos"]
 FULL = [spec.split(":")[0] for spec in CAPPED]
@@ -92,7 +94,7 @@ def summarize(folder: Path) -> dict:
     panel = json.loads((folder / "panel.json").read_text())
     results = json.loads((folder / "eval_results.json").read_text())
     train = json.loads((folder / "train_results.json").read_text())
-    config = _yaml(folder / "run_config.yaml")
+    config = yaml.safe_load((folder / "run_config.yaml").read_text())
     hatecheck = panel["hatecheck"]
     return {
         "run": folder.name, "seed": config["seed"], "sources": config["sources"],
@@ -107,12 +109,6 @@ def summarize(folder: Path) -> dict:
         "test_by_source": {name: round(s["macro_f1"], 4) for name, s in panel["test"].items()},
         "train_rows": train["data_sizes"], "wall_time_s": train["wall_time_s"], "hardware": train["hardware"],
     }  # fmt: skip
-
-
-def _yaml(path: Path) -> dict:
-    import yaml
-
-    return yaml.safe_load(path.read_text())
 
 
 def summary_table(rows: list[dict]) -> str:

@@ -58,9 +58,8 @@ def _scores(predict_proba, texts: list[str], labels: list[int]) -> dict:
 
 
 def _hatecheck(predict_proba, rows) -> dict:
-    predicted = predict_proba([r.text for r in rows]).argmax(-1)
-    correct = predicted == np.array([r.label for r in rows])
     labels = np.array([r.label for r in rows])
+    correct = predict_proba([r.text for r in rows]).argmax(-1) == labels
     groups = np.array([r.group for r in rows])
     return {
         "overall": float(correct.mean()),
