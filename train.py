@@ -62,9 +62,9 @@ def run(data_args, model_args, search_args, training_args) -> dict[str, dict] | 
         if best_params is None:  # a --search_only worker: the coordinator retrains
             return None
     # Train with early stopping on validation macro-F1.
-    trainer, train_metrics = fit(training_args, model_args, tokenized, tokenizer)
+    trainer, train_metrics = fit(training_args, model_args, tokenized, tokenizer, data_args)
     # Predict validation and test in input order (a tuned threshold folded into the head first).
-    predictions, threshold = predict_splits(trainer, tokenized, training_args.tune_threshold)
+    predictions, threshold = predict_splits(trainer, tokenized, training_args.tune_threshold, data_args.holdout_sources)
     if not trainer.is_world_process_zero():
         return {}
     # Save the run: model + tokenizer, every option, how training went.
@@ -83,7 +83,7 @@ def run(data_args, model_args, search_args, training_args) -> dict[str, dict] | 
     headline = {split: p.only("tweeteval") for split, p in predictions.items()}
     scores = {split: write_report(run_folder, split, p.labels, p.probabilities) for split, p in headline.items()}
     # Panel (with --sources or --panel): every source's validation and test split, and HateCheck.
-    if data_args.sources or data_args.panel:
+    if data_args.sources or data_args.holdout_sources or data_args.panel:
         classifier = Classifier(training_args.output_dir)
         write_panel(run_folder, evaluate_panel(lambda texts: classifier.predict_proba(texts).numpy(), data_args))
     # Card: README.md rendered from hub_card.md with these scores.

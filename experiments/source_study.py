@@ -4,11 +4,23 @@
         --out outputs/study --parallel 1 --runs capped,only-davidson --seeds 42
     python experiments/source_study.py --summarize outputs/study outputs/model   # the table of finished runs
 
+Leave-source-out selection (rule 5, folds and seed in configs/leave_source_out.yaml): each candidate is
+trained once per fold without that fold's sources, and ranked by the mean held-out validation macro-F1:
+    python experiments/source_study.py --leave_source_out --runs eight,eight-t2,eight-aug,eight-t2-aug \
+        --out outputs/lso --record results/leave-source-out
+    python experiments/source_study.py --leave_source_out --rank results/leave-source-out   # the ranking alone
+Each finished fold run's summary is written to ``--record`` (commit it), so the study resumes from the
+records even on a machine without the run folders.
+
 Configurations (all from configs/train_mix.yaml; fixed before any of their test numbers was seen):
   capped          the published quick mix: davidson:6000, hatexplain:6000, stormfront:3000, mlma, ethos
   full            the same five sources without caps
   full-t2         without caps, with temperature sampling T=2 (--source_temperature 2)
   only-<source>   TweetEval + that one source (capped as in ``capped``): the per-source baselines
+  eight           B: the seven sources, the large ones capped (implicit_hate:6000, hatemoji_build whole)
+  eight-t2        C: eight with --source_temperature 2
+  eight-aug       D: eight with --augment_probability 0.3
+  eight-t2-aug    E: eight-t2 with --augment_probability 0.3
 The selection rule (fixed beforehand): the mean validation macro-F1 over TweetEval and the five sources
 (``validation_mean_macro_f1`` of each run's panel.json); test splits and HateCheck are only reported.
 A run whose panel.json exists is not run again, so an interrupted study resumes where it stopped.
@@ -29,12 +41,19 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CAPPED = ["davidson:6000", "hatexplain:6000", "stormfront:3000", "mlma", "ethos"]
 FULL = [spec.split(":")[0] for spec in CAPPED]
+EIGHT = [*CAPPED, "implicit_hate:6000", "hatemoji_build"]  # with TweetEval: eight sources
 CONFIGURATIONS = {
     "capped": [],
     "full": ["--sources", *FULL],
     "full-t2": ["--sources", *FULL, "--source_temperature", "2"],
-    **{f"only-{spec.split(':')[0]}": ["--sources", spec] for spec in CAPPED},
+    **{f"only-{spec.split(':')[0]}": ["--sources", spec] for spec in EIGHT},
+    # The leave-source-out candidates B-E (fixed before any of their runs).
+    "eight": ["--sources", *EIGHT],
+    "eight-t2": ["--sources", *EIGHT, "--source_temperature", "2"],
+    "eight-aug": ["--sources", *EIGHT, "--augment_probability", "0.3"],
+    "eight-t2-aug": ["--sources", *EIGHT, "--source_temperature", "2", "--augment_probability", "0.3"],
 }
+LSO_CONFIG = REPO_ROOT / "configs" / "leave_source_out.yaml"
 
 
 def main() -> None:
@@ -48,8 +67,14 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=1, help="Runs at once (one per CPU core pair, or on one GPU).")
     parser.add_argument("--deadline_s", type=float, default=None, help="Start no run after this many seconds.")
     parser.add_argument("--summarize", nargs="+", metavar="FOLDER", help="Print the table of these run folders.")
+    parser.add_argument("--leave_source_out", action="store_true", help="Fold runs of each candidate (rule 5).")
+    parser.add_argument("--record", default="results/leave-source-out", help="Where fold-run summaries are kept.")
+    parser.add_argument("--rank", metavar="RECORDS", help="Print the rule-5 ranking of these records and stop.")
     parser.add_argument("train_args", nargs="*", help="More train.py flags for every run (after --).")
     args = parser.parse_args()
+    if args.rank:
+        print(rank_table(load_records(Path(args.rank))))
+        return
     if args.summarize:
         folders = [f for root in map(Path, args.summarize) for f in ([root] if (root / "panel.json").exists()
                    else sorted(p.parent for p in root.glob("*/panel.json")))]  # fmt: skip
@@ -60,14 +85,21 @@ def main() -> None:
         parser.error(f"unknown configuration(s) {sorted(unknown)}; choose from {list(CONFIGURATIONS)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    # Seed by seed, so the first seed of every configuration finishes first.
-    jobs = [(name, int(seed)) for seed in args.seeds.split(",") for name in args.runs.split(",")
-            if not name.startswith("only-") or seed in args.baseline_seeds.split(",")]  # fmt: skip
+    if args.leave_source_out:
+        folds = yaml.safe_load(LSO_CONFIG.read_text())
+        # Candidate by candidate, so each candidate's rule 5 is complete as early as possible.
+        jobs = [(name, folds["seed"], fold) for name in args.runs.split(",") for fold in folds["folds"]]
+    else:  # Seed by seed, so the first seed of every configuration finishes first.
+        jobs = [(name, int(seed), None) for seed in args.seeds.split(",") for name in args.runs.split(",")
+                if not name.startswith("only-") or seed in args.baseline_seeds.split(",")]  # fmt: skip
+    record = Path(args.record)
     started = time.time()
 
-    def train(job: tuple[str, int]) -> dict | None:
-        name, seed = job
-        folder = out / f"{name}-seed{seed}"
+    def train(job: tuple[str, int, str | None]) -> dict | None:
+        name, seed, fold = job
+        folder = out / (f"{name}-seed{seed}" if fold is None else f"{name}-without-{fold}-seed{seed}")
+        if fold is not None and (record / f"{folder.name}.json").exists():
+            return json.loads((record / f"{folder.name}.json").read_text())
         if (folder / "panel.json").exists():
             return summarize(folder)
         if args.deadline_s is not None and time.time() - started > args.deadline_s:
@@ -77,16 +109,24 @@ def main() -> None:
         command = [sys.executable, str(REPO_ROOT / "train.py"), "--config", str(config), "--data_dir", args.data_dir,
                    "--sources_dir", args.sources_dir, "--seed", str(seed), "--output_dir", str(folder),
                    "--report_to", "none", *CONFIGURATIONS[name], *args.train_args]  # fmt: skip
+        if fold is not None:
+            command += ["--holdout_sources", *folds["folds"][fold]]
         folder.mkdir(parents=True, exist_ok=True)
         with (folder / "train.log").open("w") as log:
             status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}).returncode
         print(f"{folder.name}: exit {status} after {time.time() - started:.0f} s", flush=True)
-        return summarize(folder) if status == 0 else None
+        if status != 0:
+            return None
+        row = summarize(folder) | {"candidate": name, "fold": fold, "command": " ".join(command[1:])}
+        if fold is not None:  # kept in the repository: the study resumes from these
+            record.mkdir(parents=True, exist_ok=True)
+            (record / f"{folder.name}.json").write_text(json.dumps(row, indent=2) + "\n")
+        return row
 
     with ThreadPoolExecutor(args.parallel) as pool:
         rows = [row for row in pool.map(train, jobs) if row]
     (out / "summary.json").write_text(json.dumps(rows, indent=2))
-    print(summary_table(rows))
+    print(rank_table(rows) if args.leave_source_out else summary_table(rows))
 
 
 def summarize(folder: Path) -> dict:
@@ -96,7 +136,12 @@ def summarize(folder: Path) -> dict:
     train = json.loads((folder / "train_results.json").read_text())
     config = yaml.safe_load((folder / "run_config.yaml").read_text())
     hatecheck = panel["hatecheck"]
+    holdout = panel.get("holdout", {})
     return {
+        "holdout_validation": holdout.get("validation"),
+        "holdout_validation_perturbed": holdout.get("validation_perturbed"),
+        "rule_trained_sources": panel.get("trained_sources_mean_macro_f1"),
+        "validation_perturbed_mean": panel.get("validation_perturbed_mean_macro_f1"),
         "run": folder.name, "seed": config["seed"], "sources": config["sources"],
         "source_temperature": config.get("source_temperature"),
         "rule_own_sources": train["best_val_macro_f1"] and round(train["best_val_macro_f1"], 4),  # None: no eval
@@ -132,6 +177,45 @@ def summary_table(rows: list[dict]) -> str:
         spreads = [_spread(group, "rule_all_sources"), _spread(group, "tweeteval_test"),
                    _spread(group, "hatecheck", 0), _spread(group, "pred_hate_rate_test")]  # fmt: skip
         lines.append(f"| {name} | {seeds} | " + " | ".join(spreads) + " |")
+    hardware = sorted({r["hardware"] for r in rows})
+    return "\n".join(lines) + f"\n\nHardware: {'; '.join(hardware)}"
+
+
+def load_records(folder: Path) -> list[dict]:
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+
+
+def rule5(rows: list[dict]) -> dict[str, dict]:
+    """Per candidate: held-out validation macro-F1 of every source (each from the fold run that left it out),
+    their mean (rule 5) and its disguised counterpart (the tie-break); complete only with every fold."""
+    folds = yaml.safe_load(LSO_CONFIG.read_text())["folds"]
+    out: dict[str, dict] = {}
+    for row in rows:
+        entry = out.setdefault(row["candidate"], {"clean": {}, "perturbed": {}, "folds": set(), "wall_time_s": []})
+        entry["clean"] |= row["holdout_validation"]
+        entry["perturbed"] |= row["holdout_validation_perturbed"]
+        entry["folds"].add(row["fold"])
+        entry["wall_time_s"].append(row["wall_time_s"])
+    for entry in out.values():
+        entry["complete"] = entry["folds"] == set(folds)
+        entry["rule5"] = statistics.mean(entry["clean"].values())
+        entry["rule5_perturbed"] = statistics.mean(entry["perturbed"].values())
+    return out
+
+
+def rank_table(rows: list[dict]) -> str:
+    """Markdown: candidates by rule 5 (complete ones first), then each source's held-out score."""
+    scores = rule5(rows)
+    ranked = sorted(scores.items(), key=lambda item: (not item[1]["complete"], -item[1]["rule5"]))
+    sources = sorted({source for entry in scores.values() for source in entry["clean"]})
+    lines = ["| candidate | folds | rule 5 (held-out val) | held-out disguised val | s per run |", "|---" * 5 + "|"]
+    for name, entry in ranked:
+        folds = ",".join(sorted(entry["folds"])) + ("" if entry["complete"] else " (incomplete)")
+        lines.append(f"| {name} | {folds} | {entry['rule5']:.4f} | {entry['rule5_perturbed']:.4f} | "
+                     f"{statistics.mean(entry['wall_time_s']):.0f} |")  # fmt: skip
+    lines += ["", "| candidate | " + " | ".join(sources) + " |", "|---" * (len(sources) + 1) + "|"]
+    for name, entry in ranked:
+        lines.append(f"| {name} | " + " | ".join(f"{entry['clean'].get(s, float('nan')):.4f}" for s in sources) + " |")
     hardware = sorted({r["hardware"] for r in rows})
     return "\n".join(lines) + f"\n\nHardware: {'; '.join(hardware)}"
 

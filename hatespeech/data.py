@@ -102,6 +102,22 @@ class DataArguments:
             "sample it (source_temperature in the search space)."
         },
     )
+    holdout_sources: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Sources to leave out of training (tweeteval or names of --sources): none of their rows trains, "
+            "their validation rows never choose a checkpoint, and the panel records their validation scores under "
+            "'holdout' (leave-source-out selection, configs/leave_source_out.yaml)."
+        },
+    )
+    augment_probability: float = field(
+        default=0.0,
+        metadata={
+            "help": "Disguise each training row (either label) with this probability: typos, look-alike characters, "
+            "split or merged words (hatespeech/perturb.py, AugLy). 0: off."
+        },
+    )
+    augment_seed: int = field(default=0, metadata={"help": "Seed of the training rows' disguises."})
     panel: bool = field(
         default=False,
         metadata={"help": "Score the evaluation panel (every source's splits and HateCheck); on with --sources."},
@@ -123,9 +139,23 @@ def load_splits(args: DataArguments) -> DatasetDict:
     splits = _truncate(splits, args.max_train_samples, args.max_eval_samples)
     if args.normalize_text:
         splits = splits.map(lambda batch: {"text": [normalize_tweet(t) for t in batch["text"]]}, batched=True)
-    if args.sources:
+    if args.sources or args.holdout_sources:
         splits = add_sources(splits, args)
+    if args.augment_probability:
+        splits["train"] = augmented(splits["train"], args.augment_probability, args.augment_seed)
     return splits
+
+
+def augmented(train: Dataset, probability: float, seed: int) -> Dataset:
+    """The training split with each row disguised with ``probability`` (``--augment_probability``)."""
+    from hatespeech.perturb import disguise_some
+
+    try:
+        texts, changed = disguise_some(train["text"], probability, seed)
+    except ValueError as err:
+        raise DataError(str(err)) from None
+    logger.info("Disguised %d of %d training rows (--augment_probability %s)", changed, len(texts), probability)
+    return train.remove_columns("text").add_column("text", texts, feature=Value("string"))
 
 
 def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
@@ -155,11 +185,14 @@ def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
     }
     held_out |= {normalize_tweet(r.text) for r in hatecheck}
     caps = dict(specs)
+    holdout = checked_holdout(args.holdout_sources, by_source)
     columns = {split: {"text": [], "label": [], "source": []} for split in tweeteval}
     dropped = {}
     for name, splits in by_source.items():
         train = [row for row in splits["train"] if row[1] not in held_out]
         dropped[name] = len(splits["train"]) - len(train)
+        if name in holdout:  # scored after training, never trained on
+            train = []
         if caps.get(name) is not None and len(train) > caps[name]:
             train = random.Random(f"{args.source_split_seed}-{name}-cap").sample(train, caps[name])
         for split in columns:
@@ -174,6 +207,16 @@ def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
         mixed["train"] = with_temperature(mixed["train"], args.source_temperature, args.source_split_seed)
     mixed.dropped_copies = dropped  # reported in train_results.json and the card
     return mixed
+
+
+def checked_holdout(names: list[str], by_source: dict) -> set[str]:
+    """``--holdout_sources``: sources of this run, and at least one left to train on."""
+    unknown = sorted(set(names) - set(by_source))
+    if unknown:
+        raise DataError(f"--holdout_sources {unknown}: not a source of this run; choose from {sorted(by_source)}")
+    if set(names) >= set(by_source):
+        raise DataError("--holdout_sources leaves no source to train on")
+    return set(names)
 
 
 def hub_catalog(args: DataArguments) -> dict:

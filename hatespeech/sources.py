@@ -10,12 +10,16 @@ The mapping from each data set's own scheme, in one place:
 | ethos (``Ethos_Dataset_Binary.csv``) | ``isHate`` >= 0.5 | ``isHate`` < 0.5 | - | seeded |
 | mlma (``en_dataset_with_stop_words.csv``) | "hateful" among ``sentiment`` | otherwise | - | seeded |
 | stormfront (``stormfront.csv``) | ``label`` hate | noHate | relation, idk/skip | seeded |
+| implicit_hate (``implicit_hate_v1_stg1_posts.tsv``) | ``class`` implicit_hate, explicit_hate | not_hate | - | seeded |
+| hatemoji_build (``{train,validation,test}.csv``) | ``label_gold`` 1 | 0 | - | official, by pair |
 | hatecheck (``test_suite_cases.csv``) | ``label_gold`` hateful | non-hateful | - | test only |
 | Hub data set (``--hub_sources``) | ``hate`` values | any other value | ``drop`` values | ``splits``, else seeded |
 
 HateXplain's official splits come from ``post_id_divisions.json``; seeded splits (80/10/10) are
 stratified by label and depend only on the file and ``--source_split_seed``, so a run repeats
-exactly from its ``run_config.yaml``. HateCheck is a functional test suite: it is never a training
+exactly from its ``run_config.yaml``. HatemojiBuild pairs each entry with a minimal perturbation
+(``matched_id``, often of the other label); a pair is kept in its original entry's official split.
+HateCheck is a functional test suite: it is never a training
 or validation source (``parse_source`` refuses it). A bad row stops with the file and line, as the
 TweetEval loader does (for a Hub data set: the data set, split and row).
 
@@ -33,9 +37,12 @@ Users with network can add any Hub data set by name in a YAML catalog (``--hub_s
       #                                    # without them every row gets the seeded 80/10/10 split
 """
 
+import ast
 import csv
 import json
 import random
+import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,15 +63,31 @@ class Row:
     label: int
     split: str | None  # None: the source has no official split
     group: str = ""  # HateCheck's functionality
+    targets: tuple[str, ...] = ()  # the identities a HateCheck case or a HatemojiBuild entry is about
 
 
-def _csv_rows(path: Path, delimiter: str = ",") -> Iterator[tuple[int, dict]]:
+# A source's fields can be long posts; the csv module's default limit (128 KiB) would stop with a traceback.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+def _csv_rows(path: Path, columns: tuple[str, ...], delimiter: str = ",") -> Iterator[tuple[int, dict]]:
+    """Rows of a UTF-8 CSV/TSV file with at least ``columns``; every fault names the file (and the line)."""
     if not path.is_file():
         raise SourceError(f"{path}: not found")
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
-        for row in reader:
-            yield reader.line_num, row
+        try:
+            missing = [column for column in columns if column not in (reader.fieldnames or [])]
+            if missing:
+                raise SourceError(f"{path}: no column {missing[0]!r} (found {reader.fieldnames})")
+            for row in reader:
+                if any(row.get(column) is None for column in columns):
+                    raise _bad(path, reader.line_num, f"fewer fields than the header's {len(reader.fieldnames)}")
+                yield reader.line_num, row
+        except UnicodeDecodeError as err:  # csv reads ahead, so the line is the one after the last good row
+            raise _bad(path, reader.line_num + 1, f"not valid UTF-8 (byte {err.start}: {err.reason})") from None
+        except csv.Error as err:
+            raise _bad(path, reader.line_num, f"not readable as CSV ({err})") from None
 
 
 def _bad(path: Path, line: int, why: str) -> SourceError:
@@ -73,19 +96,17 @@ def _bad(path: Path, line: int, why: str) -> SourceError:
 
 def read_davidson(folder: Path) -> Iterator[Row]:
     path = folder / "labeled_data.csv"
-    for line, row in _csv_rows(path):
-        if row.get("class") not in ("0", "1", "2") or row.get("tweet") is None:
-            raise _bad(path, line, f"class must be 0, 1 or 2 with a tweet, got {row.get('class')!r}")
+    for line, row in _csv_rows(path, ("class", "tweet")):
+        if row["class"] not in ("0", "1", "2"):
+            raise _bad(path, line, f"class must be 0, 1 or 2, got {row['class']!r}")
         yield Row(row["tweet"], int(row["class"] == "0"), None)
 
 
 def read_hatexplain(folder: Path) -> Iterator[Row]:
     path, divisions_path = folder / "092-HateXplain.csv", folder / "post_id_divisions.json"
-    divisions = json.loads(divisions_path.read_text(encoding="utf-8"))
-    split_of = {post: name for key, name in (("train", "train"), ("val", "validation"), ("test", "test"))
-                for post in divisions[key]}  # fmt: skip
-    for line, row in _csv_rows(path):
-        post, category = row.get("") or row.get("post_id"), row.get("category")
+    split_of = _official_splits(divisions_path)
+    for line, row in _csv_rows(path, ("text", "category")):
+        post, category = row.get("") or row.get("post_id"), row["category"]
         if category not in ("0", "1", "2", "3") or not post:
             raise _bad(path, line, f"category must be 0-3 with a post id, got {category!r}")
         if category == "3" or post not in split_of:  # no majority label; posts outside the official splits
@@ -93,40 +114,97 @@ def read_hatexplain(folder: Path) -> Iterator[Row]:
         yield Row(row["text"], int(category == "1"), split_of[post])
 
 
+def _official_splits(path: Path) -> dict[str, str]:
+    """HateXplain's ``post_id_divisions.json``: post id -> split."""
+    try:
+        divisions = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SourceError(f"{path}: {err.strerror}") from None
+    except ValueError as err:
+        raise SourceError(f"{path}: not valid JSON ({err})") from None
+    keys = {"train": "train", "val": "validation", "test": "test"}
+    if not isinstance(divisions, dict) or not all(isinstance(divisions.get(key), list) for key in keys):
+        raise SourceError(f"{path}: expected an object with lists of post ids under {list(keys)}")
+    return {str(post): name for key, name in keys.items() for post in divisions[key]}
+
+
 def read_ethos(folder: Path) -> Iterator[Row]:
     path = folder / "Ethos_Dataset_Binary.csv"
-    for line, row in _csv_rows(path, delimiter=";"):
+    for line, row in _csv_rows(path, ("comment", "isHate"), delimiter=";"):
         try:
             share = float(row["isHate"])
-        except (TypeError, ValueError, KeyError):
-            raise _bad(path, line, f"isHate must be a number, got {row.get('isHate')!r}") from None
+        except ValueError:
+            share = float("nan")
+        if not 0 <= share <= 1:  # NaN too: a missing share must not read as not-hate
+            raise _bad(path, line, f"isHate must be a share between 0 and 1, got {row['isHate']!r}")
         yield Row(row["comment"], int(share >= 0.5), None)
 
 
 def read_mlma(folder: Path) -> Iterator[Row]:
     path = folder / "en_dataset_with_stop_words.csv"
-    for line, row in _csv_rows(path):
-        if not row.get("sentiment") or row.get("tweet") is None:
+    for line, row in _csv_rows(path, ("tweet", "sentiment")):
+        if not row["sentiment"]:
             raise _bad(path, line, "needs a tweet and its sentiment labels")
         yield Row(row["tweet"], int("hateful" in row["sentiment"].split("_")), None)
 
 
 def read_stormfront(folder: Path) -> Iterator[Row]:
     path = folder / "stormfront.csv"
-    for line, row in _csv_rows(path):
-        label = row.get("label")
+    for line, row in _csv_rows(path, ("text", "label")):
+        label = row["label"]
         if label not in ("hate", "noHate", "relation", "idk/skip"):
             raise _bad(path, line, f"label must be hate, noHate, relation or idk/skip, got {label!r}")
         if label in ("hate", "noHate"):
             yield Row(row["text"], int(label == "hate"), None)
 
 
+def read_implicit_hate(folder: Path) -> Iterator[Row]:
+    path = folder / "implicit_hate_v1_stg1_posts.tsv"
+    for line, row in _csv_rows(path, ("post", "class"), delimiter="\t"):
+        if row["class"] not in ("not_hate", "implicit_hate", "explicit_hate"):
+            raise _bad(path, line, f"class must be not_hate, implicit_hate or explicit_hate, got {row['class']!r}")
+        yield Row(row["post"], int(row["class"] != "not_hate"), None)
+
+
+def read_hatemoji_build(folder: Path) -> Iterator[Row]:
+    """The official split files, with each pair (an original entry and its perturbation, ``matched_id``) in
+    the original's split: the files put 982 of the 2,956 pairs in two splits, so a model would train on one
+    half of a contrast pair and be scored on the other (4,750 / 572 / 590 rows instead of 4,728 / 591 / 593)."""
+    entries = {}  # entry id -> (row, official split, file, line)
+    for split in SPLITS:
+        path = folder / f"{split}.csv"
+        for line, row in _csv_rows(path, ("entry_id", "text", "label_gold", "target", "set", "matched_id")):
+            if row["label_gold"] not in ("0", "1") or row["set"] not in ("original", "perturbation"):
+                raise _bad(path, line, f"label_gold must be 0 or 1 and set original or perturbation, got "
+                           f"{row['label_gold']!r} / {row['set']!r}")  # fmt: skip
+            entries[row["entry_id"]] = (row, split, path, line)
+    for row, split, path, line in entries.values():
+        original = row if row["set"] == "original" else entries.get(row["matched_id"], (None,))[0]
+        if original is None or original["set"] != "original":
+            raise _bad(path, line, f"perturbation {row['entry_id']} has no original entry {row['matched_id']!r}")
+        pair_split = entries[original["entry_id"]][1]
+        yield Row(row["text"], int(row["label_gold"]), pair_split, targets=_hatemoji_targets(row["target"], path, line))
+
+
+def _hatemoji_targets(value: str, path: Path, line: int) -> tuple[str, ...]:
+    """HatemojiBuild's ``target``, a Python list literal such as ``['mus', 'arab']``; ``none``: no identity."""
+    try:
+        targets = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        targets = None
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise _bad(path, line, f"target must be a list of identity codes like ['bla'], got {value!r}")
+    return tuple(t for t in targets if t != "none")
+
+
 def read_hatecheck(folder: Path) -> Iterator[Row]:
     path = folder / "test_suite_cases.csv"
-    for line, row in _csv_rows(path):
-        if row.get("label_gold") not in ("hateful", "non-hateful"):
-            raise _bad(path, line, f"label_gold must be hateful or non-hateful, got {row.get('label_gold')!r}")
-        yield Row(row["test_case"], int(row["label_gold"] == "hateful"), "test", row["functionality"])
+    for line, row in _csv_rows(path, ("functionality", "test_case", "label_gold")):
+        if row["label_gold"] not in ("hateful", "non-hateful"):
+            raise _bad(path, line, f"label_gold must be hateful or non-hateful, got {row['label_gold']!r}")
+        target = row.get("target_ident") or ""
+        yield Row(row["test_case"], int(row["label_gold"] == "hateful"), "test", row["functionality"],
+                  (target,) if target else ())  # fmt: skip
 
 
 READERS: dict[str, Callable[[Path], Iterator[Row]]] = {
@@ -135,6 +213,8 @@ READERS: dict[str, Callable[[Path], Iterator[Row]]] = {
     "ethos": read_ethos,
     "mlma": read_mlma,
     "stormfront": read_stormfront,
+    "implicit_hate": read_implicit_hate,
+    "hatemoji_build": read_hatemoji_build,
     "hatecheck": read_hatecheck,
 }
 
@@ -233,7 +313,7 @@ def parse_source(spec: str, catalog: dict[str, HubSource] | None = None) -> tupl
         raise SourceError(f"unknown source {name!r}; choose from {choices} (TweetEval is always used)")
     if name in TEST_SUITES:
         raise SourceError(f"{name} is a test suite: it is never trained or selected on")
-    if cap and not cap.isdigit():
+    if cap and not re.fullmatch(r"[0-9]+", cap):  # ASCII digits only: str.isdigit accepts '²' and '١٢'
         raise SourceError(f"{spec!r}: the cap after ':' must be a whole number of training rows")
     return name, int(cap) if cap else None
 
@@ -262,5 +342,5 @@ def seeded_split(rows: list[Row], seed: int, fractions=(0.8, 0.1, 0.1)) -> list[
         cut_val = cut_train + round(len(group) * fractions[1])
         for index, row in enumerate(group):
             split = "train" if index < cut_train else "validation" if index < cut_val else "test"
-            out.append(Row(row.text, row.label, split, row.group))
+            out.append(Row(row.text, row.label, split, row.group, row.targets))
     return out

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import transformers
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 from torch.utils.data import SequentialSampler
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
 from transformers.trainer import TRAINER_STATE_NAME
@@ -161,20 +161,29 @@ def make_trainer(
         logger.warning("--eval_strategy no: early stopping is off (it needs validation scores)")
     elif training_args.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
+    validation = selecting_rows(tokenized["validation"], data_args.holdout_sources if data_args else ())
     trainer = InputOrderTrainer(
         model_init=model_init,
         args=training_args,
         train_dataset=tokenized["train"],
-        eval_dataset=tokenized["validation"],
+        eval_dataset=validation,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         # Several sources: the mean of their validation macro-F1 selects (hatespeech.metrics).
-        compute_metrics=metrics_for_sources(tokenized["validation"]["source"])
-        if "source" in tokenized["validation"].column_names
+        compute_metrics=metrics_for_sources(validation["source"])
+        if "source" in validation.column_names
         else compute_metrics,
         callbacks=callbacks,
     )
     return trainer
+
+
+def selecting_rows(validation: Dataset, holdout) -> Dataset:
+    """The validation rows that choose checkpoints and stop early: every source's but the held-out ones
+    (``--holdout_sources``), which are only scored after training."""
+    if not holdout:
+        return validation
+    return validation.filter(lambda source: source not in holdout, input_columns="source")
 
 
 def resume_checkpoint(training_args) -> str | None:
@@ -248,9 +257,9 @@ def search_best_params(
     return best_params
 
 
-def fit(training_args, model_args, tokenized: DatasetDict, tokenizer) -> tuple[Trainer, dict]:
+def fit(training_args, model_args, tokenized: DatasetDict, tokenizer, data_args=None) -> tuple[Trainer, dict]:
     """Train (resuming if asked) and keep the checkpoint with the best validation macro-F1."""
-    trainer = make_trainer(training_args, model_args, tokenized, tokenizer)
+    trainer = make_trainer(training_args, model_args, tokenized, tokenizer, data_args=data_args)
     result = trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
     return trainer, dict(result.metrics)
 
@@ -271,7 +280,9 @@ class SplitPredictions:
         return SplitPredictions(self.labels[keep], self.probabilities[keep], self.sources[keep])
 
 
-def predict_splits(trainer: Trainer, tokenized: DatasetDict, tune_threshold: bool) -> tuple[dict, float | None]:
+def predict_splits(
+    trainer: Trainer, tokenized: DatasetDict, tune_threshold: bool, holdout=()
+) -> tuple[dict, float | None]:
     """Validation and test predictions; with ``tune_threshold`` the best validation threshold is folded
     into the head first (returned, else None)."""
     # predict(), not evaluate(): the final scores must never reach early stopping or checkpoint choice;
@@ -287,7 +298,11 @@ def predict_splits(trainer: Trainer, tokenized: DatasetDict, tune_threshold: boo
     threshold = None
     if tune_threshold and "validation" in outputs:
         validation_hate = softmax(logits["validation"])[:, HATE]
-        threshold = best_threshold(outputs["validation"].label_ids, validation_hate, sources["validation"])
+        labels, chosen_by = outputs["validation"].label_ids, sources["validation"]
+        if holdout:  # held-out sources never choose anything
+            keep = ~np.isin(chosen_by, list(holdout))
+            labels, validation_hate, chosen_by = labels[keep], validation_hate[keep], chosen_by[keep]
+        threshold = best_threshold(labels, validation_hate, chosen_by)
         fold_into_head(trainer.model, threshold)
         logits = {split: shift_logits(values, threshold) for split, values in logits.items()}
     predictions = {
