@@ -178,7 +178,7 @@ def read_hatemoji_build(folder: Path) -> Iterator[Row]:
                 raise _bad(path, line, f"label_gold must be 0 or 1 and set original or perturbation, got "
                            f"{row['label_gold']!r} / {row['set']!r}")  # fmt: skip
             entries[row["entry_id"]] = (row, split, path, line)
-    for row, split, path, line in entries.values():
+    for row, _official, path, line in entries.values():
         original = row if row["set"] == "original" else entries.get(row["matched_id"], (None,))[0]
         if original is None or original["set"] != "original":
             raise _bad(path, line, f"perturbation {row['entry_id']} has no original entry {row['matched_id']!r}")
