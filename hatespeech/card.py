@@ -9,7 +9,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from hatespeech.evaluation import SHOWN_SPLITS, leaderboard_table
 from hatespeech.modeling import EMBEDDED_MODEL
 from hatespeech.panel import panel_markdown
-from hatespeech.run_folder import CARD, SEARCH, RunFolder
+from hatespeech.run_folder import CARD, IDENTITY_PLOT, SEARCH, RunFolder
 
 # Package data (hub_card.md at the top of the checkout links here), so an installed package renders it.
 TEMPLATE = Path(__file__).parent / "templates" / "hub_card.md"
@@ -78,12 +78,13 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
 
 
 def _shown_plots(run: RunFolder) -> dict[str, str]:
-    """The test split's plots, else validation's, titled by split and kind."""
+    """The test split's plots, else validation's, titled by split and kind; the identity plot of the panel."""
+    identity = {"false-positive rate per identity": IDENTITY_PLOT} if run.file(IDENTITY_PLOT).is_file() else {}
     for split in SHOWN_SPLITS:
         paths = {f"{split} {kind}": name for kind, name in run.existing_plots(split).items()}
         if paths:
-            return paths
-    return {}
+            return paths | identity
+    return identity
 
 
 def _search_summary(run: RunFolder) -> dict | None:

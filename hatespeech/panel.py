@@ -25,7 +25,7 @@ from hatespeech import HATE
 from hatespeech.data import DataArguments, DataError, hub_catalog, load_split
 from hatespeech.metrics import score
 from hatespeech.perturb import PANEL_SEED, disguise_all
-from hatespeech.run_folder import RunFolder
+from hatespeech.run_folder import IDENTITY_PLOT, RunFolder
 from hatespeech.sources import READERS, TEST_SUITES, SourceError, load_source, parse_source
 
 logger = logging.getLogger(__name__)
@@ -179,10 +179,10 @@ def _plot_identities(run: RunFolder, table: list[dict], plt) -> None:
             color=[colours.get(row["source"], "tab:grey") for row in shown])  # fmt: skip
     ax.axvline(0.30, color="grey", linestyle="--")
     ax.set(xlim=(0, 1), xlabel="false-positive rate on non-hateful cases (dashed: 0.30)")
-    ax.set_title("Flagged for naming who they are: non-hateful cases called hate")
+    ax.set_title("Non-hateful cases called hate, per identity")
     ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
-    fig.savefig(run.plot("identity", "false_positives"), dpi=100)
+    fig.savefig(run.file(IDENTITY_PLOT), dpi=100)
     plt.close(fig)
 
 

@@ -7,6 +7,7 @@
         eval_results.json        TweetEval scores per split, merged as splits are scored
         predictions_<split>.txt  TweetEval's format: one label id per line, in input order
         plots/<split>_<kind>.png confusion matrix, precision-recall curve, reliability diagram
+        plots/identity_false_positives.png   per-identity false-positive rate (with the panel)
         search/                  trials.csv, best_trial.json, history.png (after --search)
         panel.json               the evaluation panel: sources' splits, HateCheck (hatespeech.panel)
         README.md                the model card
@@ -27,6 +28,7 @@ PANEL = "panel.json"
 PLOTS = "plots"
 SEARCH = "search"
 PLOT_KINDS = ("confusion_matrix", "precision_recall", "reliability")
+IDENTITY_PLOT = f"{PLOTS}/identity_false_positives.png"  # written with the panel (hatespeech.panel)
 
 
 def predictions_name(split: str) -> str:

@@ -84,10 +84,21 @@ def _csv_rows(path: Path, columns: tuple[str, ...], delimiter: str = ",") -> Ite
                 if any(row.get(column) is None for column in columns):
                     raise _bad(path, reader.line_num, f"fewer fields than the header's {len(reader.fieldnames)}")
                 yield reader.line_num, row
-        except UnicodeDecodeError as err:  # csv reads ahead, so the line is the one after the last good row
-            raise _bad(path, reader.line_num + 1, f"not valid UTF-8 (byte {err.start}: {err.reason})") from None
+        except UnicodeDecodeError as err:  # decoded in blocks: find the line in the raw bytes
+            line, column = _undecodable(path)
+            raise _bad(path, line, f"not valid UTF-8 (byte {column}: {err.reason})") from None
         except csv.Error as err:
             raise _bad(path, reader.line_num, f"not readable as CSV ({err})") from None
+
+
+def _undecodable(path: Path) -> tuple[int, int]:
+    """The first line (1-based) that is not UTF-8, and the bad byte's offset in it."""
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return number, err.start
+    return 0, 0
 
 
 def _bad(path: Path, line: int, why: str) -> SourceError:

@@ -19,7 +19,7 @@ from hatespeech import HATE, LABEL_NAMES
 from hatespeech.evaluation import SHOWN_SPLITS
 from hatespeech.panel import panel_markdown
 from hatespeech.prediction_files import spreadsheet_safe
-from hatespeech.run_folder import PANEL, RESULTS, plot_names
+from hatespeech.run_folder import IDENTITY_PLOT, PANEL, RESULTS, plot_names
 from hatespeech.serving import ModelService, public_model_name
 from hatespeech.tweets import FILE_SUFFIXES, MAX_FILE_BYTES, MAX_TWEET_CHARS, TweetError, check_tweet, read_upload
 
@@ -84,11 +84,12 @@ def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
     panel_path = fetch(PANEL)
     if panel_path:
         lines += ["", "**Evaluation panel**", "", panel_markdown(json.loads(panel_path.read_text()))]
+    identity = [str(p) for p in [fetch(IDENTITY_PLOT)] if p]
     for split in SHOWN_SPLITS:
         plots = [str(p) for name in plot_names(split).values() if (p := fetch(name))]
         if plots:
-            return "\n".join(lines), plots
-    return "\n".join(lines), []
+            return "\n".join(lines), plots + identity
+    return "\n".join(lines), identity
 
 
 def build_demo(service: ModelService) -> gr.Blocks:

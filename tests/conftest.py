@@ -92,11 +92,42 @@ def write_sources(root, leak: str) -> None:
         "file_id,user_id,subforum_id,num_contexts,label,text\n"
         + "".join(f"{i}_1,1,1,0,{labels[i % 4]},sentence {i}\n" for i in range(40))
     )
-    (root / "hatecheck").mkdir()
-    (root / "hatecheck" / "test_suite_cases.csv").write_text(
-        ",functionality,case_id,test_case,label_gold\n0,derog_neg_emote_h,1,I hate women.,hateful\n"
-        "1,ident_neutral_nh,2,I am a woman.,non-hateful\n"
+    (root / "implicit_hate").mkdir()
+    classes = ["not_hate", "implicit_hate", "explicit_hate", "not_hate"]
+    (root / "implicit_hate" / "implicit_hate_v1_stg1_posts.tsv").write_text(
+        "post\tclass\n" + "".join(f'" post {i} "" quoted """\t{classes[i % 4]}\n' for i in range(20))
     )
+    write_hatemoji(root / "hatemoji_build")
+    (root / "hatecheck").mkdir()
+    # 6 hateful and 6 non-hateful cases about women (enough for the identity table), one without a target.
+    cases = [("derog_neg_emote_h", f"I hate women {i}.", "hateful") for i in range(6)]
+    cases += [("ident_neutral_nh", f"I am a woman {i}.", "non-hateful") for i in range(6)]
+    (root / "hatecheck" / "test_suite_cases.csv").write_text(
+        ",functionality,case_id,test_case,label_gold,target_ident\n"
+        + "".join(f"{i},{f},{i},{text},{label},women\n" for i, (f, text, label) in enumerate(cases))
+        + "12,profanity_nh,12,Damn it.,non-hateful,\n"
+    )
+
+
+HATEMOJI_HEADER = "entry_id,text,type,target,round.base,round.set,set,split,label_gold,matched_text,matched_id\n"
+
+
+def write_hatemoji(folder, cross_split_pair: bool = True) -> None:
+    """HatemojiBuild's three files: pairs of an original and its perturbation (other label, target 'none');
+    with ``cross_split_pair`` the perturbation of entry 0 sits in test.csv, as 982 pairs do in the real files."""
+    folder.mkdir(parents=True)
+    files = {split: [] for split in ("train", "validation", "test")}
+    for pair in range(8):
+        split = "train" if pair < 6 else "validation" if pair == 6 else "test"
+        original, perturbed = 2 * pair, 2 * pair + 1
+        target = "['bla']" if pair % 2 else "['wom', 'mus']"
+        files[split].append(
+            f'{original},I would hurt {pair} 🔪,threat,"{target}",5,5a,original,{split},1,x,{perturbed}'
+        )
+        moved = "test" if cross_split_pair and pair == 0 else split
+        files[moved].append(f"{perturbed},I would hug {pair} 🤗,none,['none'],5,5b,perturbation,{moved},0,x,{original}")
+    for split, rows in files.items():
+        (folder / f"{split}.csv").write_text(HATEMOJI_HEADER + "".join(f"{row}\n" for row in rows), encoding="utf-8")
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import write_sources
+from conftest import HATEMOJI_HEADER, write_sources
 
 from hatespeech.data import DataArguments, DataError, load_splits, resample, temperature_sizes
 from hatespeech.metrics import source_macro_f1
@@ -16,6 +16,7 @@ from hatespeech.sources import (
     SourceError,
     load_source,
     parse_source,
+    read_hatemoji_build,
     read_hatexplain,
     read_hub_catalog,
     read_hub_source,
@@ -45,6 +46,82 @@ def test_each_loader_maps_labels_and_splits(sources_dir):
     assert len(stormfront) == 20  # relation and idk/skip dropped
     mlma = [r for rows in load_source(sources_dir, "mlma", seed=0).values() for r in rows]
     assert sum(r.label for r in mlma) == 10
+
+
+def test_implicit_hate_maps_both_hate_classes_and_gets_a_seeded_split(sources_dir):
+    rows = [r for rows in load_source(sources_dir, "implicit_hate", seed=0).values() for r in rows]
+    assert len(rows) == 20 and sum(r.label for r in rows) == 10  # implicit_hate and explicit_hate -> hate
+    assert {r.text for r in rows if r.text.startswith(" post 1 ")} == {' post 1 " quoted "'}  # TSV quoting read
+    assert {r.split for r in rows} == {"train", "validation", "test"}
+
+
+def test_hatemoji_pairs_share_the_original_entrys_split(sources_dir):
+    rows = list(read_hatemoji_build(sources_dir / "hatemoji_build"))
+    by_text = {r.text: r for r in rows}
+    # Entry 1 (the perturbation of entry 0) is in test.csv; it trains with its original.
+    assert by_text["I would hug 0 🤗"].split == by_text["I would hurt 0 🔪"].split == "train"
+    for pair in range(8):
+        original, perturbed = by_text[f"I would hurt {pair} 🔪"], by_text[f"I would hug {pair} 🤗"]
+        assert (original.label, perturbed.label) == (1, 0) and original.split == perturbed.split
+        assert perturbed.targets == () and original.targets == (("bla",) if pair % 2 else ("wom", "mus"))
+    by_split = load_source(sources_dir, "hatemoji_build", seed=0)
+    assert [len(by_split[s]) for s in ("train", "validation", "test")] == [12, 2, 2]
+
+
+def test_new_sources_stop_on_bad_rows_with_file_and_line(sources_dir):
+    folder = sources_dir / "hatemoji_build"
+    (folder / "validation.csv").write_text(
+        HATEMOJI_HEADER + "12,text,none,['bla'],5,5a,original,validation,maybe,x,13\n"
+    )
+    with pytest.raises(SourceError, match=r"validation.csv:2: label_gold must be 0 or 1"):
+        list(read_hatemoji_build(folder))
+    (folder / "validation.csv").write_text(HATEMOJI_HEADER + "12,text,none,bla,5,5a,original,validation,1,x,13\n")
+    with pytest.raises(SourceError, match=r"validation.csv:2: target must be a list"):
+        list(read_hatemoji_build(folder))
+    (folder / "validation.csv").write_text(
+        HATEMOJI_HEADER + "12,text,none,['none'],5,5b,perturbation,validation,0,x,99\n"
+    )
+    with pytest.raises(SourceError, match=r"validation.csv:2: perturbation 12 has no original entry '99'"):
+        list(read_hatemoji_build(folder))
+    tsv = sources_dir / "implicit_hate" / "implicit_hate_v1_stg1_posts.tsv"
+    tsv.write_text("post\tclass\nfine\tnot_hate\nodd\tsarcasm\n")
+    with pytest.raises(SourceError, match=r"implicit_hate_v1_stg1_posts.tsv:3: class must be not_hate"):
+        load_source(sources_dir, "implicit_hate", seed=0)
+
+
+def test_damaged_source_files_are_one_line_with_the_file(sources_dir):
+    """Findings of the reliability review: each used to end in a traceback, or read wrong data silently."""
+    hatexplain = sources_dir / "hatexplain" / "092-HateXplain.csv"
+    lines = hatexplain.read_bytes().splitlines(keepends=True)
+    hatexplain.write_bytes(b"".join(lines[:5]) + b"9_twitter,caf\xe9 deport,0,1,9\n" + b"".join(lines[5:]))
+    with pytest.raises(SourceError, match=r"092-HateXplain.csv:6: not valid UTF-8"):
+        load_source(sources_dir, "hatexplain", seed=0)
+    davidson = sources_dir / "davidson" / "labeled_data.csv"
+    davidson.write_text(davidson.read_text() + f'99,3,0,0,3,0,"{"x" * 200_000}"\n')
+    assert len(load_source(sources_dir, "davidson", seed=0)["train"]) > 0  # a long field is a long tweet
+    stormfront = sources_dir / "stormfront" / "stormfront.csv"
+    stormfront.write_text(stormfront.read_text() + "99_1,1,1,0,hate\n")  # no text field
+    with pytest.raises(SourceError, match=r"stormfront.csv:42: fewer fields than the header's 6"):
+        load_source(sources_dir, "stormfront", seed=0)
+    divisions = sources_dir / "hatexplain" / "post_id_divisions.json"
+    hatexplain.write_bytes(b"".join(lines))
+    shape = "expected an object with lists"
+    for content, message in (("{not json", "not valid JSON"), ('{"train": [], "test": []}', shape), ("[1, 2]", shape)):
+        divisions.write_text(content)
+        with pytest.raises(SourceError, match=f"post_id_divisions.json: {message}"):
+            load_source(sources_dir, "hatexplain", seed=0)
+    ethos = sources_dir / "ethos" / "Ethos_Dataset_Binary.csv"
+    ethos.write_text("comment;isHate\nfine;0.0\nmissing;nan\n")
+    with pytest.raises(SourceError, match=r"Ethos_Dataset_Binary.csv:3: isHate must be a share between 0 and 1"):
+        load_source(sources_dir, "ethos", seed=0)
+    ethos.write_text("text;isHate\nfine;0.0\n")  # a renamed column
+    with pytest.raises(
+        SourceError, match=r"Ethos_Dataset_Binary.csv: no column 'comment' \(found \['text', 'isHate'\]\)"
+    ):
+        load_source(sources_dir, "ethos", seed=0)
+    for cap in ("²", "١٢", "-1", "1.5"):
+        with pytest.raises(SourceError, match="the cap after ':' must be a whole number"):
+            parse_source(f"davidson:{cap}")
 
 
 def test_bad_rows_name_the_file_and_line(sources_dir):
@@ -127,11 +204,22 @@ def test_training_with_sources_writes_the_panel_into_the_card(train_args, source
     args = [*train_args, "--max_steps", "2", "--sources", "davidson", "ethos", "--sources_dir", str(sources_dir)]
     assert train.main(args) == 0
     panel = json.loads((tmp_path / "out" / "panel.json").read_text())
-    assert set(panel["test"]) == {"tweeteval", "davidson", "hatexplain", "ethos", "mlma", "stormfront"}
-    assert panel["hatecheck"]["n"] == 2 and set(panel["hatecheck"]["functionalities"]) == {
-        "derog_neg_emote_h", "ident_neutral_nh"}  # fmt: skip
+    assert set(panel["test"]) == {"tweeteval", "davidson", "hatexplain", "ethos", "mlma", "stormfront",
+                                  "implicit_hate", "hatemoji_build"}  # fmt: skip
+    assert panel["hatecheck"]["n"] == 13 and set(panel["hatecheck"]["functionalities"]) == {
+        "derog_neg_emote_h", "ident_neutral_nh", "profanity_nh"}  # fmt: skip
     card = (tmp_path / "out" / "README.md").read_text()
-    assert "### Evaluation panel" in card and "HateCheck (2 cases)" in card
+    assert "### Evaluation panel" in card and "HateCheck (13 cases)" in card
+    # The identity table: HateCheck's women (6 + 6 cases; the case without a target counts nowhere).
+    women = next(row for row in panel["identities"] if row["identity"] == "women" and row["source"] == "hatecheck")
+    assert (women["n_hateful"], women["n_non_hateful"]) == (6, 6)
+    assert women["false_positive_rate"] == pytest.approx(1 - women["non_hateful_accuracy"])
+    assert "| hatecheck | women |" in card and f"| {women['false_positive_rate']:.3f} |" in card
+    assert "![false-positive rate per identity](plots/identity_false_positives.png)" in card
+    assert (tmp_path / "out" / "plots" / "identity_false_positives.png").stat().st_size > 0
+    # Disguised validation beside the clean one, for every source.
+    assert set(panel["validation_perturbed"]) == set(panel["validation"])
+    assert "| davidson | " in card and "disguised" in card
     assert "davidson 1" in card  # the dropped copy is reported
     assert (tmp_path / "out" / "plots" / "hatecheck_functionalities.png").stat().st_size > 0
     results = json.loads((tmp_path / "out" / "eval_results.json").read_text())
@@ -200,3 +288,31 @@ def test_hub_source_maps_labels_by_value_or_class_name_and_drops_rows(monkeypatc
     monkeypatch.setattr("datasets.load_dataset", lambda *a, **k: DatasetDict({"train": unlabelled}))
     by_name = HubSource("org/x", "tweet", "class", hate=frozenset({"hate"}))
     assert [(r.text, r.label) for r in read_hub_source(by_name)] == [("a", 0), ("b", 1)]
+
+
+def test_held_out_sources_never_train_never_choose_and_are_scored(train_args, sources_dir, tweeteval_dir, tmp_path):
+    import train
+
+    base = DataArguments(data_dir=str(tweeteval_dir), sources=["davidson", "ethos"], sources_dir=str(sources_dir))
+    splits = load_splits(DataArguments(**{**vars(base), "holdout_sources": ["ethos", "tweeteval"]}))
+    assert set(splits["train"]["source"]) == {"davidson"}  # no row of a held-out source trains
+    assert {"ethos", "tweeteval"} <= set(splits["validation"]["source"])  # ... but they are scored
+    args = [*train_args, "--max_steps", "2", "--eval_strategy", "steps", "--eval_steps", "1", "--save_strategy",
+            "no", "--load_best_model_at_end", "false", "--sources", "davidson", "ethos", "--holdout_sources", "ethos",
+            "--sources_dir", str(sources_dir)]  # fmt: skip
+    assert train.main(args) == 0
+    out = tmp_path / "out"
+    evaluations = [log for log in json.loads((out / "trainer_state.json").read_text())["log_history"]
+                   if "eval_macro_f1" in log]  # fmt: skip
+    assert evaluations and all("eval_ethos_macro_f1" not in log and "eval_davidson_macro_f1" in log
+                               for log in evaluations)  # fmt: skip
+    panel = json.loads((out / "panel.json").read_text())
+    assert panel["holdout"]["validation"] == {"ethos": panel["validation"]["ethos"]["macro_f1"]}
+    assert panel["holdout"]["validation_perturbed"] == {"ethos": panel["validation_perturbed"]["ethos"]["macro_f1"]}
+    trained = [panel["validation"][name]["macro_f1"] for name in ("tweeteval", "davidson")]
+    assert panel["trained_sources_mean_macro_f1"] == pytest.approx(np.mean(trained))
+    assert "| ethos (held out) |" in (out / "README.md").read_text()
+    with pytest.raises(DataError, match=r"--holdout_sources \['mlma'\]: not a source of this run"):
+        load_splits(DataArguments(**{**vars(base), "holdout_sources": ["mlma"]}))
+    with pytest.raises(DataError, match="leaves no source to train on"):
+        load_splits(DataArguments(**{**vars(base), "holdout_sources": ["tweeteval", "davidson", "ethos"]}))
