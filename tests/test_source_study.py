@@ -1,0 +1,44 @@
+"""Rule 5 from the study's fold records: every source scored by the fold run that left it out, incomplete
+candidates ranked last, the ranking printable from the committed records alone."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("source_study", REPO_ROOT / "experiments" / "source_study.py")
+source_study = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(source_study)
+FOLDS = yaml.safe_load((REPO_ROOT / "configs" / "leave_source_out.yaml").read_text())["folds"]
+
+
+def record(candidate: str, fold: str, score: float) -> dict:
+    held_out = dict.fromkeys(FOLDS[fold], score)
+    return {"candidate": candidate, "fold": fold, "holdout_validation": held_out,
+            "holdout_validation_perturbed": {name: score - 0.1 for name in held_out}, "wall_time_s": 600.0,
+            "hardware": "test CPU"}  # fmt: skip
+
+
+def test_the_folds_cover_the_eight_sources_once():
+    names = [name for fold in FOLDS.values() for name in fold]
+    assert len(names) == len(set(names)) == 8
+    assert set(names) == {"tweeteval", *source_study.FULL, "implicit_hate", "hatemoji_build"}
+
+
+def test_rule5_is_the_mean_over_the_eight_held_out_sources_and_needs_every_fold(tmp_path):
+    rows = [record("eight", "A", 0.6), record("eight", "B", 0.7), record("eight", "C", 0.9)]
+    rows += [record("eight-aug", "A", 0.9)]  # one fold only: ranked after the complete candidate
+    scores = source_study.rule5(rows)
+    # Unweighted over sources, not folds: 3 x 0.6, 3 x 0.7, 2 x 0.9.
+    assert scores["eight"]["rule5"] == pytest.approx((3 * 0.6 + 3 * 0.7 + 2 * 0.9) / 8)
+    assert scores["eight"]["rule5_perturbed"] == pytest.approx(scores["eight"]["rule5"] - 0.1)
+    assert scores["eight"]["complete"] and not scores["eight-aug"]["complete"]
+    for row in rows:
+        (tmp_path / f"{row['candidate']}-without-{row['fold']}-seed42.json").write_text(json.dumps(row))
+    table = source_study.rank_table(source_study.load_records(tmp_path))
+    lines = table.splitlines()
+    assert lines[2].startswith("| eight | A,B,C | 0.7125 |") and "| eight-aug | A (incomplete) |" in lines[3]
+    assert "Hardware: test CPU" in table
