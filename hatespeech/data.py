@@ -9,6 +9,7 @@ message that names the file and line.
 import csv
 import json
 import logging
+import math
 import os
 import random
 from dataclasses import dataclass, field
@@ -139,6 +140,8 @@ def load_splits(args: DataArguments) -> DatasetDict:
     splits = _truncate(splits, args.max_train_samples, args.max_eval_samples)
     if args.normalize_text:
         splits = splits.map(lambda batch: {"text": [normalize_tweet(t) for t in batch["text"]]}, batched=True)
+    if args.source_temperature not in (None, 1) and not args.sources:
+        raise DataError("--source_temperature mixes the --sources: give --sources too, or leave it unset")
     if args.sources or args.holdout_sources:
         splits = add_sources(splits, args)
     if args.augment_probability:
@@ -167,6 +170,9 @@ def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
     try:
         catalog = hub_catalog(args)
         specs = [parse_source(spec, catalog) for spec in args.sources]
+        repeated = sorted({name for name, _ in specs if [n for n, _ in specs].count(name) > 1})
+        if repeated:
+            raise SourceError(f"--sources names {repeated} more than once: give each source once, with one cap")
         loaded = {name: load_source(Path(args.sources_dir), name, args.source_split_seed, catalog) for name, _ in specs}
         hatecheck = load_source(Path(args.sources_dir), "hatecheck", args.source_split_seed)["test"]
     except (SourceError, OSError) as err:
@@ -228,7 +234,9 @@ def hub_catalog(args: DataArguments) -> dict:
 
 def temperature_sizes(sizes: dict[str, int], temperature: float) -> dict[str, int]:
     """Rows per source when source i is drawn with probability proportional to size_i^(1/T), same total."""
-    weights = {name: size ** (1 / temperature) for name, size in sizes.items() if size}
+    # (size / largest)^(1/T) in logs: the same shares without overflow at small T.
+    largest = max(sizes.values(), default=0)
+    weights = {name: math.exp(math.log(size / largest) / temperature) for name, size in sizes.items() if size}
     total, norm = sum(sizes.values()), sum(weights.values())
     return {name: round(total * weights[name] / norm) if size else 0 for name, size in sizes.items()}
 
@@ -236,12 +244,16 @@ def temperature_sizes(sizes: dict[str, int], temperature: float) -> dict[str, in
 def with_temperature(train: Dataset, temperature: float, seed: int) -> Dataset:
     """A mixed training split (with a ``source`` column), each source resampled to its share at ``temperature``
     (``--source_temperature``); the same rows whether applied at loading or by a search trial."""
-    if temperature <= 0:
-        raise DataError(f"--source_temperature must be positive, got {temperature}")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise DataError(f"--source_temperature must be a positive number, got {temperature}")
     by_source: dict[str, list[int]] = {}
     for index, name in enumerate(train["source"]):
         by_source.setdefault(name, []).append(index)
     sizes = temperature_sizes({name: len(rows) for name, rows in by_source.items()}, temperature)
+    emptied = sorted(name for name, size in sizes.items() if size == 0)
+    if emptied:
+        raise DataError(f"--source_temperature {temperature} leaves {emptied} without training rows; "
+                        "choose a larger temperature")  # fmt: skip
     logger.info("Training rows per source at temperature %s: %s", temperature, sizes)
     keep = [i for name, rows in by_source.items() for i in resample(rows, sizes[name], f"{seed}-{name}-temperature")]
     return train.select(keep)

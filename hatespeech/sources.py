@@ -261,7 +261,9 @@ def read_hub_catalog(path: Path) -> dict[str, HubSource]:
     catalog = {}
     for name, entry in entries.items():
         where = f"{path}: {name!r}"
-        if name in READERS or ":" in str(name):
+        if not isinstance(name, str):
+            raise SourceError(f"{where}: a source name must be text; quote it in the YAML")
+        if name in READERS or name == "tweeteval" or ":" in name:
             raise SourceError(f"{where}: the name is a built-in source or holds ':'; choose another")
         if not isinstance(entry, dict):
             raise SourceError(f"{where}: expected a mapping with {', '.join(_REQUIRED)}")
@@ -274,16 +276,20 @@ def read_hub_catalog(path: Path) -> dict[str, HubSource]:
             raise SourceError(f"{where}: splits must map each of {list(SPLITS)} to a split of the data set")
         catalog[name] = HubSource(
             dataset=str(entry["dataset"]), text_column=str(entry["text_column"]),
-            label_column=str(entry["label_column"]), hate=_values(entry["hate"]), drop=_values(entry.get("drop")),
+            label_column=str(entry["label_column"]), hate=_values(entry["hate"], where),
+            drop=_values(entry.get("drop"), where),
             config=entry.get("config"), revision=entry.get("revision"),
             splits={ours: str(theirs) for ours, theirs in splits.items()} if splits else None,
         )  # fmt: skip
     return catalog
 
 
-def _values(value) -> frozenset[str]:
+def _values(value, where: str) -> frozenset[str]:
     """Label values compared as text, so ``0``, ``"0"`` and a ClassLabel's name all work in YAML."""
-    return frozenset(map(str, value if isinstance(value, list) else [] if value is None else [value]))
+    values = value if isinstance(value, list) else [] if value is None else [value]
+    if any(isinstance(v, (dict, list)) for v in values):
+        raise SourceError(f"{where}: label values must be a list of numbers or names, got {value!r}")
+    return frozenset(map(str, values))
 
 
 def read_hub_source(source: HubSource) -> Iterator[Row]:
@@ -296,6 +302,7 @@ def read_hub_source(source: HubSource) -> Iterator[Row]:
         raise SourceError(f"could not load the Hub data set {source.dataset!r}: {err}") from None
     # (our split, theirs); our split None: every row of every split goes to the seeded split.
     chosen = list(source.splits.items()) if source.splits else [(None, theirs) for theirs in loaded]
+    seen = set()
     for ours, theirs in chosen:
         if theirs not in loaded:
             raise SourceError(f"{source.dataset} has no split {theirs!r}; it has {sorted(loaded)}")
@@ -311,9 +318,13 @@ def read_hub_source(source: HubSource) -> Iterator[Row]:
                 raise SourceError(f"{source.dataset} ({theirs}, row {index}): {source.text_column!r} is not text")
             named = names and isinstance(value, int) and 0 <= value < len(names)  # -1: a ClassLabel's "no label"
             keys = {str(value)} | ({names[value]} if named else set())
+            seen |= keys
             if keys & source.drop:
                 continue
             yield Row(text, int(bool(keys & source.hate)), ours)
+    if not seen & source.hate:  # a typo in `hate:` would make every row not-hate
+        raise SourceError(f"{source.dataset}: no row has a hate value {sorted(source.hate)}; "
+                          f"its {source.label_column!r} values are {sorted(seen)[:20]}")  # fmt: skip
 
 
 def parse_source(spec: str, catalog: dict[str, HubSource] | None = None) -> tuple[str, int | None]:
@@ -324,8 +335,8 @@ def parse_source(spec: str, catalog: dict[str, HubSource] | None = None) -> tupl
         raise SourceError(f"unknown source {name!r}; choose from {choices} (TweetEval is always used)")
     if name in TEST_SUITES:
         raise SourceError(f"{name} is a test suite: it is never trained or selected on")
-    if cap and not re.fullmatch(r"[0-9]+", cap):  # ASCII digits only: str.isdigit accepts '²' and '١٢'
-        raise SourceError(f"{spec!r}: the cap after ':' must be a whole number of training rows")
+    if cap and not re.fullmatch(r"[0-9]*[1-9][0-9]*", cap):  # ASCII digits: str.isdigit accepts '²' and '١٢'
+        raise SourceError(f"{spec!r}: the cap after ':' must be a whole number of training rows, at least 1")
     return name, int(cap) if cap else None
 
 

@@ -316,3 +316,38 @@ def test_held_out_sources_never_train_never_choose_and_are_scored(train_args, so
         load_splits(DataArguments(**{**vars(base), "holdout_sources": ["mlma"]}))
     with pytest.raises(DataError, match="leaves no source to train on"):
         load_splits(DataArguments(**{**vars(base), "holdout_sources": ["tweeteval", "davidson", "ethos"]}))
+
+
+def test_mixing_options_that_would_change_the_data_silently_are_refused(sources_dir, tweeteval_dir, tmp_path):
+    base = DataArguments(data_dir=str(tweeteval_dir), sources=["davidson", "ethos"], sources_dir=str(sources_dir))
+    refused = {
+        "the same source twice": ({"sources": ["davidson:10", "ethos", "davidson:20"]}, r"names \['davidson'\] more"),
+        "a zero cap": ({"sources": ["davidson:0"]}, "at least 1"),
+        "NaN temperature": ({"source_temperature": float("nan")}, "must be a positive number"),
+        "a temperature that empties sources": ({"source_temperature": 0.05}, r"leaves \['davidson', 'ethos'\]"),
+        "a temperature without sources": ({"sources": [], "source_temperature": 2.0}, "give --sources too"),
+    }
+    for change, message in refused.values():
+        with pytest.raises(DataError, match=message):
+            load_splits(DataArguments(**{**vars(base), **change}))
+    assert temperature_sizes({"big": 10**6, "small": 10}, 1e-3) == {"big": 10**6 + 10, "small": 0}  # no overflow
+    entry = {"dataset": "org/hate", "text_column": "t", "label_column": "l", "hate": [1]}
+    for case, (entries, message) in {
+        "tweeteval": ({"tweeteval": entry}, "'tweeteval': the name is a built-in source"),
+        "numeric name": ({123: entry}, "123: a source name must be text"),
+        "mapping of hate values": ({"x": {**entry, "hate": {"a": 1}}}, "label values must be a list"),
+    }.items():
+        path = tmp_path / f"{case.replace(' ', '_')}.yaml"
+        path.write_text(yaml.safe_dump(entries))
+        with pytest.raises(SourceError, match=message):
+            read_hub_catalog(path)
+
+
+def test_a_hub_source_whose_hate_values_never_occur_is_refused(monkeypatch):
+    from datasets import Dataset, DatasetDict
+
+    rows = Dataset.from_dict({"tweet": ["a", "b"], "class": ["hateful", "normal"]})
+    monkeypatch.setattr("datasets.load_dataset", lambda *a, **k: DatasetDict({"train": rows}))
+    typo = HubSource("org/x", "tweet", "class", hate=frozenset({"hatefull"}))
+    with pytest.raises(SourceError, match=r"org/x: no row has a hate value \['hatefull'\]; .* \['hateful', 'normal'\]"):
+        list(read_hub_source(typo))
