@@ -23,6 +23,7 @@ A search shared by several machines (one PostgreSQL study; the coordinator retra
 import logging
 import sys
 import time
+from dataclasses import fields
 
 from transformers import set_seed
 
@@ -34,8 +35,8 @@ from hatespeech.hardware import describe_hardware
 from hatespeech.hub import HubError, push_folder
 from hatespeech.inference import Classifier
 from hatespeech.panel import evaluate_panel, write_panel
-from hatespeech.run_folder import RunFolder
-from hatespeech.search import SearchError
+from hatespeech.run_folder import RunFolder, RunFolderError
+from hatespeech.search import SearchError, continues_study
 from hatespeech.training import (
     fit,
     leave_process_group,
@@ -52,6 +53,12 @@ def run(data_args, model_args, search_args, training_args) -> dict[str, dict] | 
     """The recipe; returns each split's TweetEval scores (on the main process; None on a search-only worker)."""
     started = time.time()
     set_seed(training_args.seed)
+    # The run folder is this run's alone (an earlier run is refused, replaced, or resumed with the same data).
+    options = resolved_config(data_args, model_args, search_args, training_args)
+    if training_args.process_index == 0:
+        folder = RunFolder(training_args.output_dir)
+        resuming = bool(training_args.resume_from_checkpoint) or continues_study(search_args, folder.config())
+        folder.claim(options, {f.name for f in fields(data_args)}, resuming, training_args.overwrite_output_dir)
     # Data: the tokenizer saved with the model (tweet normaliser inside), the splits, their token ids.
     tokenizer = training_tokenizer(model_args, data_args)
     splits, tokenized = load_and_tokenize(data_args, tokenizer, training_args)
@@ -111,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                         push_to_hub, hub_token)  # fmt: skip
         finished = True
         return status
-    except (DataError, SearchError) as err:
+    except (DataError, SearchError, RunFolderError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     finally:

@@ -108,7 +108,8 @@ def main() -> None:
         config = REPO_ROOT / "configs" / "train_mix.yaml"
         command = [sys.executable, str(REPO_ROOT / "train.py"), "--config", str(config), "--data_dir", args.data_dir,
                    "--sources_dir", args.sources_dir, "--seed", str(seed), "--output_dir", str(folder),
-                   "--report_to", "none", *CONFIGURATIONS[name], *args.train_args]  # fmt: skip
+                   "--report_to", "none", "--overwrite_output_dir", "true",  # a rerun replaces a failed attempt
+                   *CONFIGURATIONS[name], *args.train_args]  # fmt: skip
         if fold is not None:
             command += ["--holdout_sources", *folds["folds"][fold]]
         folder.mkdir(parents=True, exist_ok=True)

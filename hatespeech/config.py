@@ -7,6 +7,7 @@ configuration is written beside each trained model so a run can be repeated from
 import argparse
 import dataclasses
 import enum
+import re
 from pathlib import Path
 
 import yaml
@@ -110,13 +111,21 @@ def _convert(action: argparse.Action, value):
 
 
 def resolved_config(*instances) -> dict:
-    """All options of all dataclasses as plain YAML-able values, secrets left out."""
+    """All options of all dataclasses as plain YAML-able values, secrets left out (a database URL's password
+    masked: run_config.yaml is published with the model)."""
     resolved = {}
     for instance in instances:
         for f in dataclasses.fields(instance):
             if f.init and f.name not in SECRET_FIELDS:
                 resolved[f.name] = _plain(getattr(instance, f.name))
+    if resolved.get("storage"):
+        resolved["storage"] = masked_url(resolved["storage"])
     return resolved
+
+
+def masked_url(url: str) -> str:
+    """``scheme://user:***@host/db`` for ``scheme://user:password@host/db``."""
+    return re.sub(r"^([^:/]+://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def _plain(value):

@@ -16,6 +16,7 @@ The names are relative, so the same layout is read from a Hub repo (``hf_hub_dow
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import yaml
@@ -29,6 +30,17 @@ PLOTS = "plots"
 SEARCH = "search"
 PLOT_KINDS = ("confusion_matrix", "precision_recall", "reliability")
 IDENTITY_PLOT = f"{PLOTS}/identity_false_positives.png"  # written with the panel (hatespeech.panel)
+
+
+# Everything a run writes (the model files are the Trainer's; optuna.db is the default study storage, so a
+# replaced run starts a new study): what --overwrite_output_dir removes first.
+OWNED = (CONFIG, TRAIN_RESULTS, RESULTS, CARD, PANEL, "predictions_*.txt", PLOTS, SEARCH, "checkpoint-*", "runs",
+         "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+         "vocab.txt", "training_args.bin", "trainer_state.json", "*_results.json", "optuna.db")  # fmt: skip
+
+
+class RunFolderError(ValueError):
+    """An output folder that holds another run."""
 
 
 def predictions_name(split: str) -> str:
@@ -48,6 +60,42 @@ class RunFolder:
 
     def file(self, name: str) -> Path:
         return self.path / name
+
+    # Before a run: the folder must be its own (no files of an earlier run end up in its card).
+    def claim(self, options: dict, data_options: set[str], resuming: bool, overwrite: bool) -> None:
+        """Make the folder this run's: a folder holding an earlier run is refused unless ``overwrite`` (its run
+        files are removed first) or ``resuming`` with the same data options; the options are written now, so
+        a resumed run can be checked against them."""
+        earlier = self.earlier_run()
+        if earlier and overwrite:
+            self.clear()
+        elif earlier and resuming:
+            recorded = self.config()
+            changed = sorted(name for name in data_options if recorded.get(name) != options.get(name))
+            if changed:
+                raise RunFolderError(f"{self.path} was trained with other data options ({', '.join(changed)}: "
+                                     f"{[recorded.get(n) for n in changed]}); resume with the same ones, or pass "
+                                     "--overwrite_output_dir true to start again")  # fmt: skip
+        elif earlier:
+            raise RunFolderError(f"{self.path} holds an earlier run ({earlier}); choose another --output_dir, "
+                                 "pass --overwrite_output_dir true to replace it, or --resume_from_checkpoint "
+                                 "latest")  # fmt: skip
+        self.write_config(options)
+
+    def earlier_run(self) -> str | None:
+        """A file that shows an earlier run's work in the folder, or None (a run that stopped before its first
+        checkpoint left only its options: nothing to keep)."""
+        for pattern in ("checkpoint-*", "config.json", RESULTS, PANEL):
+            found = sorted(self.path.glob(pattern))
+            if found:
+                return found[0].name
+        return None
+
+    def clear(self) -> None:
+        """Remove every file and folder a run writes (and nothing else)."""
+        for pattern in OWNED:
+            for path in self.path.glob(pattern):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
 
     # What training and evaluation write.
     def write_config(self, options: dict) -> None:

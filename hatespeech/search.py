@@ -139,6 +139,15 @@ class SearchSpace:
         return optuna.pruners.MedianPruner(n_startup_trials=2)
 
 
+def continues_study(args: SearchArguments, recorded: dict) -> bool:
+    """Whether this run adds trials to the study an earlier run in the same folder recorded (a resume)."""
+    return (
+        bool(args.search)
+        and recorded.get("search") is True
+        and all(recorded.get(name) == getattr(args, name) for name in ("storage", "study_name"))
+    )
+
+
 def storage_url(args: SearchArguments, output_dir: str) -> str:
     """The study's storage: the flag, else an SQLite file in the output folder."""
     if args.storage:

@@ -60,6 +60,10 @@ class TrainingArguments(transformers.TrainingArguments):
             "fold it into the head's bias (so pipeline() applies it too)."
         },
     )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "Replace an earlier run in --output_dir (its run files are removed first)."},
+    )
     auto_bf16: bool = field(
         default=True,
         metadata={

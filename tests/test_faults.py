@@ -181,3 +181,31 @@ def _child_env() -> dict:
     import os
 
     return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+def test_an_earlier_run_in_the_output_folder_is_refused_or_replaced_never_mixed(train_args, tmp_path, capsys):
+    """A second run into a used folder would have published the first run's panel, plots and search."""
+    out = tmp_path / "out"
+    quick = [*train_args, "--max_steps", "2", "--save_strategy", "no", "--load_best_model_at_end", "false"]
+    assert train.main(quick) == 0
+    for stale in ("search/best_trial.json", "plots/hatecheck_functionalities.png", "panel.json"):
+        (out / stale).parent.mkdir(exist_ok=True)
+        (out / stale).write_text("{}")  # as an earlier run with a search and a panel left them
+    (out / "notes.txt").write_text("the user's own file")
+    assert train.main(quick) == 2
+    assert "holds an earlier run (config.json)" in capsys.readouterr().err
+    assert train.main([*quick, "--overwrite_output_dir", "true"]) == 0
+    assert not any((out / stale).exists() for stale in ("search", "plots/hatecheck_functionalities.png", "panel.json"))
+    assert (out / "notes.txt").read_text() == "the user's own file"
+    card = (out / "README.md").read_text()
+    assert "Best trial" not in card and "Evaluation panel" not in card
+
+
+def test_resuming_with_other_data_options_is_refused(train_args, tmp_path, capsys):
+    """A resumed run that trains on other data than its first steps did would record the wrong sources."""
+    quick = [*train_args, "--max_steps", "2", "--save_strategy", "steps", "--save_steps", "1",
+             "--load_best_model_at_end", "false"]  # fmt: skip
+    assert train.main(quick) == 0
+    assert train.main([*quick, "--max_train_samples", "20", "--resume_from_checkpoint", "latest"]) == 2
+    assert "was trained with other data options (max_train_samples: [None])" in capsys.readouterr().err
+    assert train.main([*quick, "--resume_from_checkpoint", "latest"]) == 0  # the same data: resumes

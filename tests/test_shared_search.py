@@ -77,6 +77,8 @@ def test_two_workers_fill_one_study_and_the_coordinator_retrains_once(postgres, 
     assert workers == {str(coordinator.pid), str(worker.pid)}, "both workers ran trials"
     assert (tmp_path / "a" / "config.json").is_file() and (tmp_path / "a" / "search" / "best_trial.json").is_file()
     assert not (tmp_path / "b" / "config.json").exists(), "only the coordinator retrains and saves"
+    recorded = (tmp_path / "a" / "run_config.yaml").read_text()  # published with the model: no password in it
+    assert "s3cret-test-pw" not in recorded and ":***@" in recorded
 
 
 def test_a_killed_workers_trial_is_failed_and_rerun(postgres, train_args, tmp_path):
