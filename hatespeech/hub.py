@@ -105,7 +105,12 @@ def stage(folder: Path, staging: Path, repo_id: str) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to((folder / relative).resolve())
     (staging / CARD).unlink(missing_ok=True)
-    render_card(RunFolder(folder), repo_id).save(staging / CARD)
+    try:
+        card = render_card(RunFolder(folder), repo_id)
+    except (ValueError, TypeError, KeyError, AttributeError) as err:  # a damaged results file: a null score, cut short
+        raise HubError(f"{folder}: the card cannot be written from the run's files ({type(err).__name__}: "
+                       f"{_first_line(err)}); re-run evaluate.py on the model, or fix the file") from None  # fmt: skip
+    card.save(staging / CARD)
 
 
 def push_folder(
@@ -120,20 +125,24 @@ def push_folder(
     if not (folder / "config.json").is_file():
         raise HubError(f"{folder} holds no trained model (config.json is missing)")
     api = HfApi(token=token)
+    with tempfile.TemporaryDirectory(prefix="hatespeech-push-") as staging:
+        stage(folder, Path(staging), repo_id)  # the card first: a damaged run fails before any Hub call
 
-    def push() -> CommitInfo:
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        if revision:
-            api.create_branch(repo_id, branch=revision, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="hatespeech-push-") as staging:
-            stage(folder, Path(staging), repo_id)
+        def push() -> CommitInfo:
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            if revision:
+                api.create_branch(repo_id, branch=revision, exist_ok=True)
             return api.upload_folder(
                 folder_path=staging, repo_id=repo_id, revision=revision, commit_message=commit_message(folder)
             )
 
-    info = with_retries(push, repo_id)
+        info = with_retries(push, repo_id)
     logger.info("Pushed %s to %s (%s)", folder, repo_id, info.oid)
     return info
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).splitlines() or [""])[0]
 
 
 def describe_http_error(err: HfHubHTTPError, repo_id: str) -> str:

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 import torch
+from safetensors import SafetensorError
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -35,13 +36,29 @@ class ModelError(RuntimeError):
 
 def load_model_and_tokenizer(model: str, revision: str | None = None):
     """Tokenizer and classification model, checked to belong together (:class:`ModelError` otherwise)."""
+    # A half-written file (a copy or download cut short) fails inside the tokenizers or safetensors library:
+    # name the part that failed, in one line.
     try:
         tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+    except OSError as err:  # no such folder or repo, or no tokenizer in it
+        raise ModelError(f"cannot load a model from {model!r}: {_first_line(err)}") from None
+    except Exception as err:  # JSON errors, or the tokenizers library's own type
+        raise ModelError(f"{model}: the tokenizer files (tokenizer.json, tokenizer_config.json) cannot be read "
+                         f"({_first_line(err)})") from None  # fmt: skip
+    try:
         network = AutoModelForSequenceClassification.from_pretrained(model, revision=revision)
     except (OSError, ValueError, KeyError) as err:
-        raise ModelError(f"cannot load a model from {model!r}: {str(err).splitlines()[0]}") from None
+        raise ModelError(f"cannot load a model from {model!r}: {_first_line(err)}") from None
+    except SafetensorError as err:
+        raise ModelError(
+            f"{model}: model.safetensors cannot be read, it may be cut short ({_first_line(err)})"
+        ) from None
     check_tokenizer(tokenizer, network, model)
     return tokenizer, network
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).splitlines() or [type(err).__name__])[0]
 
 
 def check_tokenizer(tokenizer, model, name: str) -> None:

@@ -194,7 +194,7 @@ def panel_markdown(panel: dict) -> str:
              "|---|---|---|---|---|---|"]  # fmt: skip
     for name, s in panel["test"].items():
         auc = "-" if s["roc_auc"] is None else f"{s['roc_auc']:.4f}"
-        lines.append(f"| {name} | {s['macro_f1']:.4f} | {auc} | {s['pred_hate_rate']:.3f} | "
+        lines.append(f"| {_cell(name)} | {s['macro_f1']:.4f} | {auc} | {s['pred_hate_rate']:.3f} | "
                      f"{s['true_hate_rate']:.3f} | {s['n']} |")  # fmt: skip
     hc = panel["hatecheck"]
     weak = [name for name, accuracy in hc["functionalities"].items() if accuracy < 0.5]
@@ -207,6 +207,11 @@ def panel_markdown(panel: dict) -> str:
     return "\n".join(lines)
 
 
+def _cell(text: str) -> str:
+    """A name inside a Markdown table cell: a ``|`` in it would shift the columns."""
+    return str(text).replace("|", "\\|")
+
+
 def _validation_table(panel: dict) -> str:
     """Each validation split clean and disguised, side by side; held-out sources marked."""
     holdout = panel.get("holdout", {}).get("validation", {})
@@ -214,7 +219,7 @@ def _validation_table(panel: dict) -> str:
              "| source | clean | disguised | drop |", "|---|---|---|---|"]  # fmt: skip
     for name, clean in panel["validation"].items():
         disguised = panel["validation_perturbed"][name]["macro_f1"]
-        shown = f"{name} (held out)" if name in holdout else name
+        shown = f"{_cell(name)} (held out)" if name in holdout else _cell(name)
         lines.append(f"| {shown} | {clean['macro_f1']:.4f} | {disguised:.4f} | {clean['macro_f1'] - disguised:+.4f} |")
     mean, perturbed = panel["validation_mean_macro_f1"], panel["validation_perturbed_mean_macro_f1"]
     lines.append(f"| mean | {mean:.4f} | {perturbed:.4f} | {mean - perturbed:+.4f} |")
@@ -233,7 +238,8 @@ def _identity_table(table: list[dict]) -> str:
     for row in table:
         if row["n_hateful"] + row["n_non_hateful"] < MIN_IDENTITY_CASES:
             continue  # in panel.json; too few cases to read a rate from
-        lines.append(f"| {row['source']} | {row['identity']} | {cell(row['hateful_accuracy'])} ({row['n_hateful']}) | "
+        lines.append(f"| {_cell(row['source'])} | {_cell(row['identity'])} | "
+                     f"{cell(row['hateful_accuracy'])} ({row['n_hateful']}) | "
                      f"{cell(row['non_hateful_accuracy'])} ({row['n_non_hateful']}) | "
                      f"{cell(row['false_positive_rate'])} |")  # fmt: skip
     return "\n".join(lines)

@@ -146,7 +146,12 @@ class RunFolder:
 
     def _read(self, name: str, loader):
         path = self.path / name
-        return loader(path.read_text(encoding="utf-8")) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            return loader(path.read_text(encoding="utf-8"))
+        except (ValueError, yaml.YAMLError) as err:  # cut short or edited by hand: name the file
+            raise RunFolderError(f"{path}: cannot be read ({str(err).splitlines()[0]})") from None
 
     def _write(self, name: str, text: str) -> Path:
         path = self.path / name

@@ -73,23 +73,37 @@ def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
     shown = public_model_name(model_id)
     lines = [f"**Model:** `{shown}`" + (f" (revision `{revision}`)" if revision else "")]
     if results_path:
-        lines += ["", "| split | macro-F1 | accuracy | predicted hate rate | true hate rate |", "|---|---|---|---|---|"]
-        for split, s in json.loads(results_path.read_text()).items():
-            lines.append(
-                f"| {split} | {s['macro_f1']:.4f} | {s['accuracy']:.4f} | "
-                f"{s['pred_hate_rate']:.3f} | {s['true_hate_rate']:.3f} |"
-            )
+        lines += _readable(RESULTS, lambda: _results_table(json.loads(results_path.read_text())))
     else:
         lines.append("\nNo evaluation results were published with this model.")
     panel_path = fetch(PANEL)
     if panel_path:
-        lines += ["", "**Evaluation panel**", "", panel_markdown(json.loads(panel_path.read_text()))]
+        lines += _readable(
+            PANEL, lambda: ["", "**Evaluation panel**", "", panel_markdown(json.loads(panel_path.read_text()))]
+        )
     identity = [str(p) for p in [fetch(IDENTITY_PLOT)] if p]
     for split in SHOWN_SPLITS:
         plots = [str(p) for name in plot_names(split).values() if (p := fetch(name))]
         if plots:
             return "\n".join(lines), plots + identity
     return "\n".join(lines), identity
+
+
+def _results_table(results: dict) -> list[str]:
+    lines = ["", "| split | macro-F1 | accuracy | predicted hate rate | true hate rate |", "|---|---|---|---|---|"]
+    for split, s in results.items():
+        lines.append(f"| {split} | {s['macro_f1']:.4f} | {s['accuracy']:.4f} | {s['pred_hate_rate']:.3f} | "
+                     f"{s['true_hate_rate']:.3f} |")  # fmt: skip
+    return lines
+
+
+def _readable(name: str, render) -> list[str]:
+    """A section of the Model tab, or one line saying the file could not be read: the model is served anyway."""
+    try:
+        return render()
+    except (ValueError, TypeError, KeyError, AttributeError) as err:  # cut short, a null score, a wrong shape
+        logger.warning("Model tab: %s cannot be read (%s)", name, err)
+        return ["", f"*{name} could not be read ({type(err).__name__}); the model is served all the same.*"]
 
 
 def build_demo(service: ModelService) -> gr.Blocks:

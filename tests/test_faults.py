@@ -1,6 +1,7 @@
 """Faults end in one line and a non-zero exit, never a traceback or a silently wrong answer."""
 
 import json
+import re
 import shutil
 import signal
 import socket
@@ -209,3 +210,56 @@ def test_resuming_with_other_data_options_is_refused(train_args, tmp_path, capsy
     assert train.main([*quick, "--max_train_samples", "20", "--resume_from_checkpoint", "latest"]) == 2
     assert "was trained with other data options (max_train_samples: [None])" in capsys.readouterr().err
     assert train.main([*quick, "--resume_from_checkpoint", "latest"]) == 0  # the same data: resumes
+
+
+def test_a_half_written_model_file_is_one_line_that_names_it(trained_model_dir, tweeteval_dir, tmp_path, capsys,
+                                                              monkeypatch):  # fmt: skip
+    tweets = tmp_path / "t.txt"
+    tweets.write_text("@user deport all the vermin immigrants now\n")
+    for damage, named in (("model.safetensors", "model.safetensors cannot be read"),
+                          ("tokenizer.json", "the tokenizer files (tokenizer.json")):  # fmt: skip
+        folder = tmp_path / f"cut-{damage}"
+        shutil.copytree(trained_model_dir, folder)
+        data = (folder / damage).read_bytes()
+        for content in (data[: len(data) // 2], b""):  # cut short, and empty
+            (folder / damage).write_bytes(content)
+            args = ["--model", str(folder)]
+            assert predict.main([*args, "--input", str(tweets), "--output", str(tmp_path / "p.csv")]) == 2
+            assert evaluate.main([*args, "--data_dir", str(tweeteval_dir), "--output_dir", str(tmp_path / "e")]) == 2
+            monkeypatch.setenv("MODEL_ID", str(folder))
+            assert app_module.main() == 1
+            err = capsys.readouterr().err
+            assert err.count(named) == 3 and "Traceback" not in err
+
+
+def test_damaged_results_files_never_stop_the_app_or_the_push_traceback(trained_model_dir, tmp_path, capsys):
+    from hatespeech import hub
+    from hatespeech.ui import model_report
+
+    folder = tmp_path / "damaged"
+    shutil.copytree(trained_model_dir, folder)
+    results = json.loads((folder / "eval_results.json").read_text())
+    damages = {
+        "eval_results.json": json.dumps({**results, "test": {**results["test"], "macro_f1": "high"}}),
+        "panel.json": '{"validation": {"tweeteval": {"macro_f1": nu',  # cut short
+    }
+    for name, content in damages.items():
+        (folder / name).write_text(content)
+        markdown, _ = model_report(str(folder), None)
+        assert f"*{name} could not be read" in markdown and "the model is served all the same" in markdown
+        # The push refuses in one line before contacting any Hub.
+        assert hub.main(["push", str(folder), "org/model"]) == 1
+        assert "the card cannot be written from the run's files" in _one_line(capsys.readouterr().err)
+        (folder / name).unlink()
+
+
+def test_a_pipe_in_a_source_name_stays_inside_its_table_cell():
+    from hatespeech.panel import panel_markdown
+
+    scores = {"macro_f1": 0.5, "roc_auc": 0.6, "pred_hate_rate": 0.4, "true_hate_rate": 0.4, "n": 10}
+    panel = {"validation_mean_macro_f1": 0.5, "validation": {"a|b": scores}, "test": {"a|b": scores},
+             "validation_perturbed": {"a|b": scores}, "validation_perturbed_mean_macro_f1": 0.5,
+             "hatecheck": {"n": 1, "overall": 1.0, "hateful": 1.0, "non_hateful": 1.0, "functionalities": {}}}  # fmt: skip
+    rows = [line for line in panel_markdown(panel).splitlines() if "a\\|b" in line]
+    # Column separators (unescaped pipes): 7 in the test-split table (6 columns), 5 in the validation table (4).
+    assert [len(re.findall(r"(?<!\\)\|", line)) for line in rows] == [7, 5]
