@@ -9,8 +9,8 @@ trained once per fold without that fold's sources, and ranked by the mean held-o
     python experiments/source_study.py --leave_source_out --runs eight,eight-t2,eight-aug,eight-t2-aug \
         --out outputs/lso --record results/leave-source-out
     python experiments/source_study.py --leave_source_out --rank results/leave-source-out   # the ranking alone
-Each finished fold run's summary is written to ``--record`` (commit it), so the study resumes from the
-records even on a machine without the run folders.
+Each finished run's summary is written to ``--record`` (commit it), so a study resumes from the records
+even on a machine without the run folders.
 
 Configurations (all from configs/train_mix.yaml; fixed before any of their test numbers was seen):
   capped          the published quick mix: davidson:6000, hatexplain:6000, stormfront:3000, mlma, ethos
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--deadline_s", type=float, default=None, help="Start no run after this many seconds.")
     parser.add_argument("--summarize", nargs="+", metavar="FOLDER", help="Print the table of these run folders.")
     parser.add_argument("--leave_source_out", action="store_true", help="Fold runs of each candidate (rule 5).")
-    parser.add_argument("--record", default="results/leave-source-out", help="Where fold-run summaries are kept.")
+    parser.add_argument("--record", default="results/leave-source-out", help="Where run summaries are kept.")
     parser.add_argument("--rank", metavar="RECORDS", help="Print the rule-5 ranking of these records and stop.")
     parser.add_argument("train_args", nargs="*", help="More train.py flags for every run (after --).")
     args = parser.parse_args()
@@ -98,7 +98,7 @@ def main() -> None:
     def train(job: tuple[str, int, str | None]) -> dict | None:
         name, seed, fold = job
         folder = out / (f"{name}-seed{seed}" if fold is None else f"{name}-without-{fold}-seed{seed}")
-        if fold is not None and (record / f"{folder.name}.json").exists():
+        if (record / f"{folder.name}.json").exists():
             return json.loads((record / f"{folder.name}.json").read_text())
         if (folder / "panel.json").exists():
             return summarize(folder)
@@ -119,9 +119,8 @@ def main() -> None:
         if status != 0:
             return None
         row = summarize(folder) | {"candidate": name, "fold": fold, "command": " ".join(command[1:])}
-        if fold is not None:  # kept in the repository: the study resumes from these
-            record.mkdir(parents=True, exist_ok=True)
-            (record / f"{folder.name}.json").write_text(json.dumps(row, indent=2) + "\n")
+        record.mkdir(parents=True, exist_ok=True)  # kept in the repository: the study resumes from these
+        (record / f"{folder.name}.json").write_text(json.dumps(row, indent=2) + "\n")
         return row
 
     with ThreadPoolExecutor(args.parallel) as pool:
@@ -191,7 +190,7 @@ def rule5(rows: list[dict]) -> dict[str, dict]:
     their mean (rule 5) and its disguised counterpart (the tie-break); complete only with every fold."""
     folds = yaml.safe_load(LSO_CONFIG.read_text())["folds"]
     out: dict[str, dict] = {}
-    for row in rows:
+    for row in (row for row in rows if row.get("fold")):
         entry = out.setdefault(row["candidate"], {"clean": {}, "perturbed": {}, "folds": set(), "wall_time_s": []})
         entry["clean"] |= row["holdout_validation"]
         entry["perturbed"] |= row["holdout_validation_perturbed"]

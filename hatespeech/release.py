@@ -25,9 +25,11 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, Revi
 from jinja2 import Template
 
 from hatespeech.card import write_card
-from hatespeech.config import REPO_ROOT
+from hatespeech.config import REPO_ROOT, ConfigError
+from hatespeech.data import DataError
 from hatespeech.hub import HubError, TransportError, describe_http_error, push_folder
-from hatespeech.run_folder import RunFolder
+from hatespeech.run_folder import RunFolder, RunFolderError
+from hatespeech.search import SearchError
 from hatespeech.training import parse_train_args
 
 logger = logging.getLogger(__name__)
@@ -127,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"test macro-F1 {test_f1:.4f} is below the threshold {args.min_test_macro_f1:.4f}: nothing published"
             )
         commits = publish(api, args, output_dir, test_f1)
+    except (ConfigError, DataError, SearchError, RunFolderError) as err:  # as train.py says them
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except (ReleaseError, HubError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

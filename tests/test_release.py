@@ -84,3 +84,17 @@ def test_two_releases_keep_both_revisions_and_the_space_serves_the_latest(hub, r
         server.terminate()
         server.wait(timeout=30)
     assert health == {"model_id": MODEL_ID, "revision": "v1.1.0", "ready": True}
+
+
+def test_release_input_faults_are_one_line_as_in_train(release):
+    """Each used to end in a DataError or ConfigError traceback."""
+    cases = {
+        ("--train_file", "/nonexistent/t.csv", "--validation_file", "/nonexistent/v.csv"): "/nonexistent/t.csv: file",
+        ("--no_such_flag", "1"): "--no_such_flag",
+        ("--sources", "twitter"): "unknown source 'twitter'",
+    }
+    for extra, message in cases.items():
+        result = release("v9.0.0", *extra)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        assert message in lines[-1] and lines[-1].startswith("error: ")
