@@ -1,7 +1,8 @@
-"""REST API: single tweets (micro-batched), files, JSON batches, health and Prometheus metrics.
+"""REST API: single tweets (micro-batched), files, JSON batches, explanations, health and Prometheus metrics.
 
 Limits (documented in docs/input_limits.md): a tweet is 1 to 1000 characters of valid UTF-8 with
-something visible and no NUL byte; a JSON batch holds 1 to 256 texts in at most 1 MiB; an uploaded
+something visible and no NUL byte; a JSON batch holds 1 to 256 texts in at most 1 MiB; an explanation
+request one tweet in at most 16 KiB; an uploaded
 file (.txt, .csv with a ``text`` column, or .jsonl) is at most 2 MiB and 10,000 tweets. Anything
 else gets a 4xx with a message, never a 500.
 """
@@ -24,6 +25,7 @@ from hatespeech.tweets import MAX_FILE_BYTES, TweetError, UploadTooLarge, check_
 MAX_BATCH_TEXTS = 256
 # A full JSON batch of 1000-character tweets, with room for \uXXXX escapes of non-ASCII text.
 MAX_JSON_BYTES = 1024 * 1024
+MAX_EXPLAIN_BYTES = 16 * 1024  # one tweet, escaped
 # Multipart framing around an uploaded file.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -44,6 +46,19 @@ class ClassifyRequest(BaseModel):
 
 class ClassifyResponse(BaseModel):
     predictions: list[PredictionOut]
+
+
+class ExplainRequest(BaseModel):
+    text: str = Field(description="The tweet to explain")
+
+
+class WordWeightOut(BaseModel):
+    word: str
+    weight: float = Field(description="Hate probability with the word minus without it (positive: towards hate)")
+
+
+class ExplainResponse(PredictionOut):
+    words: list[WordWeightOut]
 
 
 class Health(BaseModel):
@@ -172,6 +187,14 @@ def create_api(service: ModelService) -> FastAPI:
         predictions = await service.classify_many(texts)
         return ClassifyResponse(predictions=[PredictionOut(**_as_dict(p)) for p in predictions])
 
+    @api.post("/v1/explain", response_model=ExplainResponse)
+    async def explain(request: ExplainRequest):
+        text = checked(request.text, "text")
+        prediction, words = await service.explain(text)
+        return ExplainResponse(
+            **_as_dict(prediction), words=[WordWeightOut(word=w.word, weight=w.weight) for w in words]
+        )
+
     @api.get("/health", response_model=Health)
     async def health():
         return Health(model_id=public_model_name(service.model_id), revision=service.revision, ready=service.ready)
@@ -184,7 +207,8 @@ def create_api(service: ModelService) -> FastAPI:
     for route in api.routes:
         if isinstance(route, APIRoute):
             methods.setdefault(route.path, set()).update(route.methods)
-    limits = {"/v1/classify": MAX_JSON_BYTES, "/predict_labels_tweets_file": MAX_FILE_BYTES + MULTIPART_OVERHEAD}
+    limits = {"/v1/classify": MAX_JSON_BYTES, "/v1/explain": MAX_EXPLAIN_BYTES,
+              "/predict_labels_tweets_file": MAX_FILE_BYTES + MULTIPART_OVERHEAD}  # fmt: skip
     api.add_middleware(RequestGuard, methods=methods, body_limits=limits)
     api.add_middleware(RequestMetrics, telemetry=service.telemetry)
     return api

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from hatespeech import HATE, LABEL_NAMES
 from hatespeech.batching import MicroBatcher
+from hatespeech.explain import WordWeight, occluded_texts, weights_from
 from hatespeech.inference import Classifier, Prediction
 
 
@@ -101,6 +103,14 @@ class ModelService:
     async def classify_many(self, texts: list[str]) -> list[Prediction]:
         """Checked tweets of an upload or batch, in chunks that let single tweets through first."""
         return await self.batcher.submit_many(texts)
+
+    async def explain(self, text: str) -> tuple[Prediction, list[WordWeight]]:
+        """One checked tweet's prediction and each word's weight (``hatespeech.explain``): its occluded
+        variants go through the scheduler as one bulk job, so single tweets still go first."""
+        units, texts = occluded_texts(text)
+        predictions = await self.batcher.submit_many(texts)
+        hate = [prediction.probabilities[LABEL_NAMES[HATE]] for prediction in predictions]
+        return predictions[0], weights_from(text, units, hate)
 
     @property
     def ready(self) -> bool:

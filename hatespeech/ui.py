@@ -116,6 +116,17 @@ def build_demo(service: ModelService) -> gr.Blocks:
             raise refuse(str(err)) from None
         return (await service.classify_one(tweet)).probabilities
 
+    async def explain(text: str) -> list[tuple[str, float | None]]:
+        try:
+            tweet = check_tweet(text or "")
+        except TweetError as err:
+            raise refuse(str(err)) from None
+        _, words = await service.explain(tweet)
+        highlighted: list[tuple[str, float | None]] = []
+        for word in words:  # the weights are probability changes, already in [-1, 1]: the colour scale
+            highlighted += [(word.word, round(word.weight, 3)), (" ", None)]
+        return highlighted[:-1]
+
     async def predict_file(path: str | None, column: str):
         if not path:
             raise refuse("Upload a .txt, .csv or .jsonl file first.")
@@ -156,6 +167,12 @@ def build_demo(service: ModelService) -> gr.Blocks:
             gr.Examples(EXAMPLES, inputs=tweet)
             button.click(predict, inputs=tweet, outputs=label, api_name="predict")
             tweet.submit(predict, inputs=tweet, outputs=label, api_visibility="private")
+            explain_button = gr.Button("Explain: which words moved the hate probability", elem_id="explain")
+            words = gr.HighlightedText(
+                label="Red: pushed towards hate, blue: away from it (hate probability with the word minus without it)",
+                combine_adjacent=False, show_legend=False, elem_id="explanation",
+            )  # fmt: skip
+            explain_button.click(explain, inputs=tweet, outputs=words, api_name="explain")
         with gr.Tab("Batch"):
             upload = gr.File(label="Tweets: .txt (one per line), .csv or .jsonl", file_types=list(FILE_SUFFIXES))
             column = gr.Textbox(value="text", label="Text column (.csv) or field (.jsonl)", max_lines=1)
