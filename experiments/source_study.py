@@ -100,8 +100,8 @@ def main() -> None:
         folder = out / (f"{name}-seed{seed}" if fold is None else f"{name}-without-{fold}-seed{seed}")
         if (record / f"{folder.name}.json").exists():
             return json.loads((record / f"{folder.name}.json").read_text())
-        if (folder / "panel.json").exists():
-            return summarize(folder)
+        if (folder / "panel.json").exists():  # finished, but its record was not written
+            return keep(summarize(folder) | {"candidate": name, "fold": fold})
         if args.deadline_s is not None and time.time() - started > args.deadline_s:
             print(f"skipped {folder.name}: past the deadline", flush=True)
             return None
@@ -110,17 +110,19 @@ def main() -> None:
                    "--sources_dir", args.sources_dir, "--seed", str(seed), "--output_dir", str(folder),
                    "--report_to", "none", "--overwrite_output_dir", "true",  # a rerun replaces a failed attempt
                    *CONFIGURATIONS[name], *args.train_args]  # fmt: skip
-        if fold is not None:
-            command += ["--holdout_sources", *folds["folds"][fold]]
+        if fold is not None:  # rule 5 needs the held-out validation splits alone
+            command += ["--holdout_sources", *folds["folds"][fold], "--panel_scope", "validation"]
         folder.mkdir(parents=True, exist_ok=True)
         with (folder / "train.log").open("w") as log:
             status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}).returncode
         print(f"{folder.name}: exit {status} after {time.time() - started:.0f} s", flush=True)
         if status != 0:
             return None
-        row = summarize(folder) | {"candidate": name, "fold": fold, "command": " ".join(command[1:])}
+        return keep(summarize(folder) | {"candidate": name, "fold": fold, "command": " ".join(command[1:])})
+
+    def keep(row: dict) -> dict:
         record.mkdir(parents=True, exist_ok=True)  # kept in the repository: the study resumes from these
-        (record / f"{folder.name}.json").write_text(json.dumps(row, indent=2) + "\n")
+        (record / f"{row['run']}.json").write_text(json.dumps(row, indent=2) + "\n")
         return row
 
     with ThreadPoolExecutor(args.parallel) as pool:
@@ -135,7 +137,7 @@ def summarize(folder: Path) -> dict:
     results = json.loads((folder / "eval_results.json").read_text())
     train = json.loads((folder / "train_results.json").read_text())
     config = yaml.safe_load((folder / "run_config.yaml").read_text())
-    hatecheck = panel["hatecheck"]
+    hatecheck = panel.get("hatecheck")  # absent with --panel_scope validation (fold runs)
     holdout = panel.get("holdout", {})
     return {
         "holdout_validation": holdout.get("validation"),
@@ -149,8 +151,9 @@ def summarize(folder: Path) -> dict:
         "tweeteval_validation": round(results["validation"]["macro_f1"], 4),
         "tweeteval_test": round(results["test"]["macro_f1"], 4),
         "pred_hate_rate_test": round(results["test"]["pred_hate_rate"], 3),
-        "hatecheck": [round(hatecheck[k], 3) for k in ("overall", "hateful", "non_hateful")],
-        "hatecheck_below_half": sorted(f for f, v in hatecheck["functionalities"].items() if v < 0.5),
+        "hatecheck": [round(hatecheck[k], 3) for k in ("overall", "hateful", "non_hateful")] if hatecheck else None,
+        "hatecheck_below_half": sorted(f for f, v in hatecheck["functionalities"].items() if v < 0.5)
+        if hatecheck else None,
         "test_by_source": {name: round(s["macro_f1"], 4) for name, s in panel["test"].items()},
         "train_rows": train["data_sizes"], "wall_time_s": train["wall_time_s"], "hardware": train["hardware"],
     }  # fmt: skip

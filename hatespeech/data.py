@@ -123,6 +123,14 @@ class DataArguments:
         default=False,
         metadata={"help": "Score the evaluation panel (every source's splits and HateCheck); on with --sources."},
     )
+    panel_scope: str = field(
+        default="all",
+        metadata={
+            "help": "'all': validation and test splits, HateCheck and identities; 'validation': the validation "
+            "splits alone, clean and disguised (what leave-source-out fold runs need; a third of the time).",
+            "choices": ["all", "validation"],
+        },
+    )
 
     def resolved_data_dir(self) -> str | None:
         """The TweetEval folder to read: the flag, else the environment variable."""

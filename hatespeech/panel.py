@@ -53,9 +53,10 @@ def evaluate_panel(predict_proba: Callable[[list[str]], np.ndarray], data_args: 
         hatecheck = load_source(root, "hatecheck", seed)["test"]
     except (SourceError, OSError) as err:
         raise DataError(str(err)) from None
+    everything = data_args.panel_scope == "all"
     panel: dict = {"validation": {}, "test": {}}
     texts: dict[str, dict[str, tuple[list[str], list[int]]]] = {}  # split -> source -> (texts, labels)
-    for split in ("validation", "test"):
+    for split in ("validation", "test") if everything else ("validation",):
         tweeteval = load_split(data_args, split)  # raw text: the Classifier prepares it as the model was trained
         texts[split] = {"tweeteval": (list(tweeteval["text"]), list(tweeteval["label"]))}
         texts[split] |= {name: ([r.text for r in rows[split]], [r.label for r in rows[split]])
@@ -75,6 +76,8 @@ def evaluate_panel(predict_proba: Callable[[list[str]], np.ndarray], data_args: 
             kind: {name: panel[kind][name]["macro_f1"] for name in data_args.holdout_sources}
             for kind in ("validation", "validation_perturbed")
         }
+    if not everything:
+        return panel
     hatecheck_correct = _correct(predict_proba, hatecheck)
     panel["hatecheck"] = _hatecheck(hatecheck, hatecheck_correct)
     hatemoji = sources.get("hatemoji_build", {}).get("test", [])
@@ -147,6 +150,8 @@ def _hatecheck(rows: list, correct: np.ndarray) -> dict:
 def write_panel(run: RunFolder, panel: dict) -> None:
     """``panel.json`` and a per-functionality HateCheck plot in the run folder."""
     run.write_panel(panel)
+    if "hatecheck" not in panel:  # --panel_scope validation
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -189,17 +194,18 @@ def _plot_identities(run: RunFolder, table: list[dict], plt) -> None:
 def panel_markdown(panel: dict) -> str:
     """The panel as markdown tables (card, demo, closing notes)."""
     mean, n = panel["validation_mean_macro_f1"], len(panel["validation"])
-    header = "| test set | macro-F1 | ROC-AUC | predicted hate | true hate | n |"
-    lines = [f"Validation, mean macro-F1 over {n} sources (the selection rule): **{mean:.4f}**", "", header,
-             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [f"Validation, mean macro-F1 over {n} sources (the selection rule): **{mean:.4f}**"]
+    if panel["test"]:
+        lines += ["", "| test set | macro-F1 | ROC-AUC | predicted hate | true hate | n |", "|---|---|---|---|---|---|"]
     for name, s in panel["test"].items():
         auc = "-" if s["roc_auc"] is None else f"{s['roc_auc']:.4f}"
         lines.append(f"| {_cell(name)} | {s['macro_f1']:.4f} | {auc} | {s['pred_hate_rate']:.3f} | "
                      f"{s['true_hate_rate']:.3f} | {s['n']} |")  # fmt: skip
-    hc = panel["hatecheck"]
-    weak = [name for name, accuracy in hc["functionalities"].items() if accuracy < 0.5]
-    lines += ["", f"HateCheck ({hc['n']} cases): overall {hc['overall']:.3f}, hateful {hc['hateful']:.3f}, "
-              f"non-hateful {hc['non_hateful']:.3f}; below 0.5: {', '.join(weak) or 'none'}."]  # fmt: skip
+    if "hatecheck" in panel:
+        hc = panel["hatecheck"]
+        weak = [name for name, accuracy in hc["functionalities"].items() if accuracy < 0.5]
+        lines += ["", f"HateCheck ({hc['n']} cases): overall {hc['overall']:.3f}, hateful {hc['hateful']:.3f}, "
+                  f"non-hateful {hc['non_hateful']:.3f}; below 0.5: {', '.join(weak) or 'none'}."]  # fmt: skip
     if "validation_perturbed" in panel:
         lines += ["", _validation_table(panel)]
     if panel.get("identities"):

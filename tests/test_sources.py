@@ -299,7 +299,7 @@ def test_held_out_sources_never_train_never_choose_and_are_scored(train_args, so
     assert {"ethos", "tweeteval"} <= set(splits["validation"]["source"])  # ... but they are scored
     args = [*train_args, "--max_steps", "2", "--eval_strategy", "steps", "--eval_steps", "1", "--save_strategy",
             "no", "--load_best_model_at_end", "false", "--sources", "davidson", "ethos", "--holdout_sources", "ethos",
-            "--sources_dir", str(sources_dir)]  # fmt: skip
+            "--sources_dir", str(sources_dir), "--panel_scope", "validation"]  # fmt: skip
     assert train.main(args) == 0
     out = tmp_path / "out"
     evaluations = [log for log in json.loads((out / "trainer_state.json").read_text())["log_history"]
@@ -307,6 +307,7 @@ def test_held_out_sources_never_train_never_choose_and_are_scored(train_args, so
     assert evaluations and all("eval_ethos_macro_f1" not in log and "eval_davidson_macro_f1" in log
                                for log in evaluations)  # fmt: skip
     panel = json.loads((out / "panel.json").read_text())
+    assert panel["test"] == {} and "hatecheck" not in panel  # --panel_scope validation: what a fold run needs
     assert panel["holdout"]["validation"] == {"ethos": panel["validation"]["ethos"]["macro_f1"]}
     assert panel["holdout"]["validation_perturbed"] == {"ethos": panel["validation_perturbed"]["ethos"]["macro_f1"]}
     trained = [panel["validation"][name]["macro_f1"] for name in ("tweeteval", "davidson")]
