@@ -57,15 +57,16 @@ def main() -> None:
         sign = 1 if p_hate >= 0.5 else -1  # support for the predicted class j
         units = word_units(text)
         k = max(1, math.ceil(args.share * len(units)))
-        top = sorted(range(len(units)), key=lambda i: -sign * weights[i].weight)[:k]
+        support = [sign * weight.weight for weight in weights]
+        top = sorted(range(len(units)), key=lambda i: -support[i])[:k]
         chosen = {"top": top, "random": rng.sample(range(len(units)), k)}
         for kind, picked in chosen.items():
             kept = [unit for i, unit in enumerate(units) if i not in picked]
             deleted, alone = without(text, [units[i] for i in picked]), without(text, kept)
             p_deleted, p_alone = hate([deleted, alone])
-            p_j = lambda p: p if sign > 0 else 1 - p  # noqa: E731
-            rows[kind]["comprehensiveness"].append(p_j(p_hate) - p_j(p_deleted))
-            rows[kind]["sufficiency"].append(p_j(p_hate) - p_j(p_alone))
+            # p_j(a) - p_j(b) for the predicted class j is sign * (hate(a) - hate(b)).
+            rows[kind]["comprehensiveness"].append(sign * (p_hate - p_deleted))
+            rows[kind]["sufficiency"].append(sign * (p_hate - p_alone))
 
     table = [[kind, f"{statistics.mean(v['comprehensiveness']):.4f}", f"{statistics.mean(v['sufficiency']):.4f}"]
              for kind, v in rows.items()]  # fmt: skip
