@@ -9,7 +9,8 @@ NUM_THREADS (torch threads), MAX_BATCH (micro-batch size for single-tweet reques
 MAX_WAIT_MS (how long a micro-batch waits for more requests, 0), MAX_BATCH_TOKENS (padded tokens
 per model call, 4096; a batch over it is split into groups of similar length),
 INFERENCE_BACKEND (auto, fp32 or bf16), BULK_CHUNK (tweets per model call for uploads and batches, 64;
-queued single tweets go between chunks).
+queued single tweets go between chunks), FEEDBACK_DIR (switches users' feedback on: JSON lines there),
+FEEDBACK_REPO with HF_TOKEN (a Hub dataset the feedback is pushed to), FEEDBACK_EVERY_MINUTES (5).
 Without MODEL_ID, a Space built by ``python -m hatespeech.release`` reads the model id and the
 released revision from ``space_model.json`` beside this file.
 """
@@ -46,6 +47,7 @@ def create_app(model_id: str | None = None, revision: str | None = None):
     import gradio as gr
 
     from hatespeech.api import create_api
+    from hatespeech.feedback import open_feedback
     from hatespeech.inference import Classifier
     from hatespeech.serving import ModelService
     from hatespeech.tweets import MAX_FILE_BYTES
@@ -63,6 +65,8 @@ def create_app(model_id: str | None = None, revision: str | None = None):
         **env_settings(
             max_batch=("MAX_BATCH", int), max_wait_ms=("MAX_WAIT_MS", float), bulk_chunk=("BULK_CHUNK", int)
         ),
+        # Users' corrections, only where the operator switches them on (the page then says what is stored).
+        feedback=open_feedback(os.environ["FEEDBACK_DIR"]) if os.environ.get("FEEDBACK_DIR") else None,
     )
     demo = build_demo(service)
     # show_error=False: unexpected exceptions reach visitors as a bare "Error", never with server details.

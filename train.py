@@ -83,7 +83,7 @@ def run(data_args, model_args, search_args, training_args) -> dict[str, dict] | 
          "hardware": describe_hardware(), "data_sizes": " / ".join(f"{len(ds)} {name}" for name, ds in splits.items()),
          "best_checkpoint": trainer.state.best_model_checkpoint, "best_val_macro_f1": trainer.state.best_metric,
          "decision_threshold": threshold, "search": {"best_params": best_params} if best_params else None,
-         "dropped_copies": getattr(splits, "dropped_copies", None)}
+         "dropped_copies": getattr(splits, "dropped_copies", None), "feedback": getattr(splits, "feedback", None)}
     )  # fmt: skip
     # Report: scores, predictions files and plots of each split (scored once, here).
     # With several sources, validation and test here are TweetEval's: the headline, as TweetEval scores it.

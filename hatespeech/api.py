@@ -1,4 +1,4 @@
-"""REST API: single tweets (micro-batched), files, JSON batches, explanations, health and Prometheus metrics.
+"""REST API: single tweets (micro-batched), files, JSON batches, explanations, feedback, health and metrics.
 
 Limits (documented in docs/input_limits.md): a tweet is 1 to 1000 characters of valid UTF-8 with
 something visible and no NUL byte; a JSON batch holds 1 to 256 texts in at most 1 MiB; an explanation
@@ -8,7 +8,7 @@ else gets a 4xx with a message, never a 500.
 """
 
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
+from hatespeech.feedback import FeedbackRefused
 from hatespeech.inference import Prediction
 from hatespeech.serving import ModelService, RequestMetrics, public_model_name
 from hatespeech.tweets import MAX_FILE_BYTES, TweetError, UploadTooLarge, check_tweet, read_upload
@@ -25,7 +26,7 @@ from hatespeech.tweets import MAX_FILE_BYTES, TweetError, UploadTooLarge, check_
 MAX_BATCH_TEXTS = 256
 # A full JSON batch of 1000-character tweets, with room for \uXXXX escapes of non-ASCII text.
 MAX_JSON_BYTES = 1024 * 1024
-MAX_EXPLAIN_BYTES = 16 * 1024  # one tweet, escaped
+MAX_EXPLAIN_BYTES = 16 * 1024  # one tweet, escaped (explanations and feedback)
 # Multipart framing around an uploaded file.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -59,6 +60,15 @@ class WordWeightOut(BaseModel):
 
 class ExplainResponse(PredictionOut):
     words: list[WordWeightOut]
+
+
+class FeedbackRequest(BaseModel):
+    text: str = Field(description="The tweet the feedback is about")
+    label: Literal["hate", "not-hate"] = Field(description="The right label, in the user's judgement")
+
+
+class FeedbackResponse(BaseModel):
+    stored: bool = Field(description="False when the same text with the same label was stored before")
 
 
 class Health(BaseModel):
@@ -141,6 +151,8 @@ def create_api(service: ModelService) -> FastAPI:
         await service.batcher.start()
         yield
         await service.batcher.stop()
+        if service.feedback is not None:
+            service.feedback.close()
 
     api = FastAPI(
         title="Tweet hate-speech classifier",
@@ -195,6 +207,15 @@ def create_api(service: ModelService) -> FastAPI:
             **_as_dict(prediction), words=[WordWeightOut(word=w.word, weight=w.weight) for w in words]
         )
 
+    @api.post("/v1/feedback", response_model=FeedbackResponse)
+    async def feedback(request: FeedbackRequest, http: Request):
+        text = checked(request.text, "text")
+        try:  # the address only keys the in-memory rate limit; it is never stored
+            stored = await service.record_feedback(text, http.client.host if http.client else "", label=request.label)
+        except FeedbackRefused as err:
+            raise HTTPException(err.status, str(err)) from None
+        return FeedbackResponse(stored=stored)
+
     @api.get("/health", response_model=Health)
     async def health():
         return Health(model_id=public_model_name(service.model_id), revision=service.revision, ready=service.ready)
@@ -207,7 +228,7 @@ def create_api(service: ModelService) -> FastAPI:
     for route in api.routes:
         if isinstance(route, APIRoute):
             methods.setdefault(route.path, set()).update(route.methods)
-    limits = {"/v1/classify": MAX_JSON_BYTES, "/v1/explain": MAX_EXPLAIN_BYTES,
+    limits = {"/v1/classify": MAX_JSON_BYTES, "/v1/explain": MAX_EXPLAIN_BYTES, "/v1/feedback": MAX_EXPLAIN_BYTES,
               "/predict_labels_tweets_file": MAX_FILE_BYTES + MULTIPART_OVERHEAD}  # fmt: skip
     api.add_middleware(RequestGuard, methods=methods, body_limits=limits)
     api.add_middleware(RequestMetrics, telemetry=service.telemetry)

@@ -73,6 +73,7 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
         "decision_threshold": train.get("decision_threshold"),
         "sources": ", ".join(config.get("sources") or []),
         "dropped_copies": train.get("dropped_copies"),
+        "feedback": train.get("feedback"),
         "panel": panel_markdown(run.panel()) if run.panel() else "",
     }
 

@@ -220,6 +220,8 @@ def add_sources(tweeteval: DatasetDict, args: DataArguments) -> DatasetDict:
     if args.source_temperature not in (None, 1):
         mixed["train"] = with_temperature(mixed["train"], args.source_temperature, args.source_split_seed)
     mixed.dropped_copies = dropped  # reported in train_results.json and the card
+    if "feedback" in catalog:  # how many records, texts and ties; which dataset revision
+        mixed.feedback = catalog["feedback"].summary
     return mixed
 
 
@@ -234,10 +236,11 @@ def checked_holdout(names: list[str], by_source: dict) -> set[str]:
 
 
 def hub_catalog(args: DataArguments) -> dict:
-    """The Hub sources declared in ``--hub_sources`` (none without it)."""
-    from hatespeech.sources import read_hub_catalog
+    """The Hub sources declared in ``--hub_sources`` (none without it), and users' feedback when named."""
+    from hatespeech.sources import feedback_sources, read_hub_catalog
 
-    return read_hub_catalog(Path(args.hub_sources)) if args.hub_sources else {}
+    declared = read_hub_catalog(Path(args.hub_sources)) if args.hub_sources else {}
+    return declared | feedback_sources(args.sources)
 
 
 def temperature_sizes(sizes: dict[str, int], temperature: float) -> dict[str, int]:

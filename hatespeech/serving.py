@@ -4,6 +4,7 @@ Both front ends classify through :class:`ModelService`, so their traffic shares 
 (see ``hatespeech.batching``) and is counted in the same Prometheus metrics.
 """
 
+import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from hatespeech import HATE, LABEL_NAMES
 from hatespeech.batching import MicroBatcher
 from hatespeech.explain import WordWeight, occluded_texts, weights_from
+from hatespeech.feedback import FeedbackRefused, FeedbackStore, RateLimiter, record
 from hatespeech.inference import Classifier, Prediction
 
 
@@ -80,8 +82,10 @@ class ModelService:
         max_batch: int = 32,
         max_wait_ms: float = 0.0,
         bulk_chunk: int = 64,
+        feedback: FeedbackStore | None = None,
     ):
         self.load, self.model_id, self.revision = load, model_id, revision
+        self.feedback, self.feedback_limiter = feedback, RateLimiter()
         self.telemetry = Telemetry()
         self.classifier: Classifier | None = None
         self.batcher = MicroBatcher(self._classify, max_batch=max_batch, max_wait_ms=max_wait_ms, bulk_chunk=bulk_chunk)
@@ -111,6 +115,19 @@ class ModelService:
         predictions = await self.batcher.submit_many(texts)
         hate = [prediction.probabilities[LABEL_NAMES[HATE]] for prediction in predictions]
         return predictions[0], weights_from(text, units, hate)
+
+    async def record_feedback(self, text: str, client: str, label: str | None = None, correct: bool | None = None):
+        """Store a user's ``label`` for a checked tweet (or, from the demo, whether the model was ``correct``),
+        with what the model says about it now; False when the same feedback is stored already."""
+        if self.feedback is None:
+            raise FeedbackRefused("feedback is not switched on for this server (FEEDBACK_DIR is not set)", 404)
+        if not self.feedback_limiter.allow(client):
+            raise FeedbackRefused("too much feedback from this client; wait a minute", 429)
+        prediction = await self.classify_one(text)
+        if label is None:
+            label = prediction.label if correct else LABEL_NAMES[1 - prediction.label_id]
+        entry = record(text, label, prediction, public_model_name(self.model_id), self.revision)
+        return await asyncio.to_thread(self.feedback.add, entry)
 
     @property
     def ready(self) -> bool:

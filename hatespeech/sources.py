@@ -327,9 +327,42 @@ def read_hub_source(source: HubSource) -> Iterator[Row]:
                           f"its {source.label_column!r} values are {sorted(seen)[:20]}")  # fmt: skip
 
 
+class FeedbackSource:
+    """Users' feedback (``hatespeech.feedback``) as a source: ``feedback:<folder or dataset id[@revision]>``."""
+
+    dataset = "feedback"
+
+    def __init__(self, location: str):
+        self.location = location
+        self.summary: dict | None = None  # counts and the dataset revision, once read
+
+    def rows(self) -> Iterator[Row]:
+        from hatespeech.feedback import locate, majority_labels, read_records
+
+        try:
+            folder, revision = locate(self.location)
+            labels, counts = majority_labels(read_records(folder))
+        except Exception as err:  # offline, unknown dataset, a bad line: one message
+            raise SourceError(f"feedback {self.location!r}: {str(err).splitlines()[0]}") from None
+        self.summary = {**counts, "location": self.location, "revision": revision}
+        for text, label in labels.items():
+            yield Row(text, label, None)
+
+
+def feedback_sources(specs: list[str]) -> dict[str, FeedbackSource]:
+    """The ``feedback:<location>`` entry of ``--sources``, if any (a location may hold ':' or '@')."""
+    found = {spec.split(":", 1)[1] for spec in specs if spec.startswith("feedback:")}
+    if len(found) > 1:
+        raise SourceError(f"--sources names feedback more than once ({sorted(found)}): give one location")
+    return {"feedback": FeedbackSource(found.pop())} if found else {}
+
+
 def parse_source(spec: str, catalog: dict[str, HubSource] | None = None) -> tuple[str, int | None]:
-    """``name`` or ``name:cap`` (at most ``cap`` training rows, a random sample) from the config."""
+    """``name`` or ``name:cap`` (at most ``cap`` training rows, a random sample) from the config;
+    ``feedback:<location>`` for users' feedback (no cap)."""
     name, _, cap = spec.partition(":")
+    if name == "feedback" and name in (catalog or {}):
+        return name, None
     if name not in READERS and name not in (catalog or {}):
         choices = sorted({*READERS, *(catalog or {})} - set(TEST_SUITES))
         raise SourceError(f"unknown source {name!r}; choose from {choices} (TweetEval is always used)")
@@ -343,7 +376,10 @@ def parse_source(spec: str, catalog: dict[str, HubSource] | None = None) -> tupl
 def load_source(root: Path, name: str, seed: int, catalog: dict[str, HubSource] | None = None) -> dict[str, list[Row]]:
     """A source's rows by split; sources without an official split get a seeded, stratified one."""
     hub_source = (catalog or {}).get(name)
-    rows = list(read_hub_source(hub_source) if hub_source else READERS[name](root / name))
+    if isinstance(hub_source, FeedbackSource):
+        rows = list(hub_source.rows())
+    else:
+        rows = list(read_hub_source(hub_source) if hub_source else READERS[name](root / name))
     if not rows:
         raise SourceError(f"{hub_source.dataset if hub_source else root / name}: no usable rows")
     if rows[0].split is None:

@@ -17,6 +17,7 @@ from gradio.utils import get_upload_folder
 
 from hatespeech import HATE, LABEL_NAMES
 from hatespeech.evaluation import SHOWN_SPLITS
+from hatespeech.feedback import FeedbackRefused
 from hatespeech.panel import panel_markdown
 from hatespeech.prediction_files import spreadsheet_safe
 from hatespeech.run_folder import IDENTITY_PLOT, PANEL, RESULTS, plot_names
@@ -53,6 +54,12 @@ def uploaded_content(path: str) -> bytes:
     content = resolved.read_bytes()
     resolved.unlink(missing_ok=True)  # nothing needs the upload any more
     return content
+
+
+FEEDBACK_NOTE = (
+    "Feedback stores the text you typed, the model's answer, your judgement and the time, to train "
+    "later models; no address, header or cookie is stored."
+)
 
 
 def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
@@ -127,6 +134,21 @@ def build_demo(service: ModelService) -> gr.Blocks:
             highlighted += [(word.word, round(word.weight, 3)), (" ", None)]
         return highlighted[:-1]
 
+    async def give_feedback(text: str, correct: bool, request: gr.Request) -> str:
+        try:
+            tweet = check_tweet(text or "")
+            client = request.client.host if request and request.client else ""
+            stored = await service.record_feedback(tweet, client, correct=correct)
+        except (TweetError, FeedbackRefused) as err:
+            raise refuse(str(err)) from None
+        return "Thank you: stored." if stored else "Thank you: this feedback was stored before."
+
+    async def feedback_right(text: str, request: gr.Request) -> str:  # gr.Request: found by its annotation
+        return await give_feedback(text, True, request)
+
+    async def feedback_wrong(text: str, request: gr.Request) -> str:
+        return await give_feedback(text, False, request)
+
     async def predict_file(path: str | None, column: str):
         if not path:
             raise refuse("Upload a .txt, .csv or .jsonl file first.")
@@ -167,6 +189,13 @@ def build_demo(service: ModelService) -> gr.Blocks:
             gr.Examples(EXAMPLES, inputs=tweet)
             button.click(predict, inputs=tweet, outputs=label, api_name="predict")
             tweet.submit(predict, inputs=tweet, outputs=label, api_visibility="private")
+            if service.feedback is not None:
+                with gr.Row():
+                    right = gr.Button("The label is right", elem_id="feedback-right", size="sm")
+                    wrong = gr.Button("The label is wrong", elem_id="feedback-wrong", size="sm")
+                thanks = gr.Markdown(FEEDBACK_NOTE, elem_id="feedback-status")
+                right.click(feedback_right, inputs=tweet, outputs=thanks, api_name="feedback_right")
+                wrong.click(feedback_wrong, inputs=tweet, outputs=thanks, api_name="feedback_wrong")
             explain_button = gr.Button("Explain: which words moved the hate probability", elem_id="explain")
             words = gr.HighlightedText(
                 label="Red: pushed towards hate, blue: away from it (hate probability with the word minus without it)",
