@@ -129,9 +129,12 @@ def build_demo(service: ModelService) -> gr.Blocks:
         except TweetError as err:
             raise refuse(str(err)) from None
         _, words = await service.explain(tweet)
+        # Colour by weight relative to the strongest word (small changes would be invisible otherwise);
+        # the exact changes are what POST /v1/explain returns.
+        strongest = max((abs(word.weight) for word in words), default=0.0) or 1.0
         highlighted: list[tuple[str, float | None]] = []
-        for word in words:  # the weights are probability changes, already in [-1, 1]: the colour scale
-            highlighted += [(word.word, round(word.weight, 3)), (" ", None)]
+        for word in words:
+            highlighted += [(word.word, round(word.weight / strongest, 3)), (" ", None)]
         return highlighted[:-1]
 
     async def give_feedback(text: str, correct: bool, request: gr.Request) -> str:
@@ -193,12 +196,13 @@ def build_demo(service: ModelService) -> gr.Blocks:
                 with gr.Row():
                     right = gr.Button("The label is right", elem_id="feedback-right", size="sm")
                     wrong = gr.Button("The label is wrong", elem_id="feedback-wrong", size="sm")
-                thanks = gr.Markdown(FEEDBACK_NOTE, elem_id="feedback-status")
+                gr.Markdown(FEEDBACK_NOTE, elem_id="feedback-note")
+                thanks = gr.Markdown(elem_id="feedback-status")
                 right.click(feedback_right, inputs=tweet, outputs=thanks, api_name="feedback_right")
                 wrong.click(feedback_wrong, inputs=tweet, outputs=thanks, api_name="feedback_wrong")
             explain_button = gr.Button("Explain: which words moved the hate probability", elem_id="explain")
             words = gr.HighlightedText(
-                label="Red: pushed towards hate, blue: away from it (hate probability with the word minus without it)",
+                label="Red: the word pushed towards hate, blue: away from it (relative to the strongest word)",
                 combine_adjacent=False, show_legend=False, elem_id="explanation",
             )  # fmt: skip
             explain_button.click(explain, inputs=tweet, outputs=words, api_name="explain")

@@ -2,11 +2,18 @@
 back as a training source with majority labels."""
 
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import write_sources
-from serving_fixtures import serve
+from conftest import write_sources, write_tweeteval_dir
+from hub_double import HubDouble
+from serving_fixtures import free_port, serve
+from test_hub import TOKEN, _wait_for_health, client_env, run_client
+from test_ui import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 import app as app_module
 from hatespeech.feedback import (
@@ -19,6 +26,7 @@ from hatespeech.feedback import (
 )
 from hatespeech.tweets import TweetError, check_tweet
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 FIELDS = {"text", "label", "predicted_label", "predicted_probability", "model_id", "model_revision", "time_utc"}
 
 
@@ -136,3 +144,62 @@ def test_feedback_trains_only_when_named_and_the_card_counts_it(train_args, tmp_
                                    "location": str(folder), "revision": None}  # fmt: skip
     card = (tmp_path / "out" / "README.md").read_text()
     assert "12 records on 11 distinct texts; 10 kept with their majority label, 1 ties dropped" in card
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (.ci/run installs it)")
+def test_a_click_becomes_a_hub_dataset_row_that_trains_a_model(trained_model_dir, tiny_model_dir, tmp_path):
+    """The loop: a click in the real browser -> a JSON line -> a Hub dataset (the stand-in) -> train.py on it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    hub = HubDouble(token=TOKEN).start()
+    try:
+        port, folder = free_port(), tmp_path / "feedback"
+        env = client_env(hub, tmp_path / "home")
+        env.update(MODEL_ID=str(trained_model_dir), PORT=str(port), HOST="127.0.0.1", FEEDBACK_DIR=str(folder),
+                   FEEDBACK_REPO="tester/feedback", FEEDBACK_EVERY_MINUTES="0.02")  # fmt: skip
+        server = subprocess.Popen([sys.executable, str(REPO_ROOT / "app.py")], cwd=tmp_path, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_for_health(url, server)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1100, "height": 1000})
+                page.goto(url, wait_until="networkidle")
+                expect(page.locator("#feedback-note")).to_contain_text("Feedback stores the text you typed")
+                page.locator("#tweet textarea").fill("go back invaders")
+                page.locator("#classify").click()
+                expect(page.locator("#prediction")).to_contain_text("%", timeout=30_000)
+                page.locator("#feedback-wrong").click()
+                expect(page.locator("#feedback-status")).to_contain_text("Thank you: stored.", timeout=30_000)
+                page.locator("#explain").click()
+                expect(page.locator("#explanation")).to_contain_text("invaders", timeout=30_000)
+                page.screenshot(path=str(ARTIFACTS / "ui_feedback_and_explanation.png"), full_page=True)
+                browser.close()
+            (stored,) = read_records(folder)
+            deadline = time.monotonic() + 60  # the scheduler pushes every 1.2 s here
+            while not any(name.endswith(".jsonl") for name in hub.files("tester/feedback", repo_type="dataset")):
+                assert time.monotonic() < deadline, "the feedback never reached the Hub dataset"
+                time.sleep(0.5)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        pushed = hub.files("tester/feedback", repo_type="dataset")["feedback-00000.jsonl"].decode()
+        assert [json.loads(line) for line in pushed.splitlines()] == [stored] and stored["text"] == "go back invaders"
+        # Train on the Hub dataset by its id, as a user with the network would.
+        data, sources = tmp_path / "data", tmp_path / "sources"
+        write_tweeteval_dir(data)
+        write_sources(sources, "no leak")
+        args = [str(REPO_ROOT / "train.py"), "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(data),
+                "--output_dir", str(tmp_path / "out"), "--max_steps", "2", "--report_to", "none", "--use_cpu",
+                "--sources", "feedback:tester/feedback", "--sources_dir", str(sources)]  # fmt: skip
+        trained = run_client(args, client_env(hub, tmp_path / "train-home"), tmp_path)
+        assert trained.returncode == 0, trained.stderr[-3000:]
+    finally:
+        hub.stop()
+    summary = json.loads((tmp_path / "out" / "train_results.json").read_text())["feedback"]
+    revision = hub.repos[("dataset", "tester/feedback")].refs["main"]
+    assert summary == {"records": 1, "texts": 1, "kept": 1, "ties_dropped": 0, "location": "tester/feedback",
+                       "revision": revision}  # fmt: skip
+    assert f"(dataset revision `{revision}`): 1 records" in (tmp_path / "out" / "README.md").read_text()
