@@ -13,7 +13,7 @@ TRAIN_ARGS ?=
 # The quick multi-source configuration when the sources are there, else TweetEval alone.
 TRAIN_CONFIG ?= $(if $(wildcard ../shared/hate_sources),configs/train_mix.yaml,configs/train.yaml)
 
-.PHONY: install install-dev browser postgres train train-full search search-worker test lint format clean serve
+.PHONY: install install-dev browser postgres prometheus train train-full search search-worker test lint format clean serve
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -58,7 +58,12 @@ postgres:
 		|| (apt-get update -q && apt-get install -y -q postgresql) \
 		|| echo "postgresql could not be installed (not root?): the shared-study tests will be skipped"
 
-test: install-dev browser postgres
+# Debian's Prometheus: promtool for the alert-rule tests, the server for the end-to-end drift alert test.
+prometheus:
+	@command -v promtool >/dev/null || (apt-get update -q && apt-get install -y -q prometheus) \
+		|| echo "prometheus could not be installed (not root?): the alerting tests will be skipped"
+
+test: install-dev browser postgres prometheus
 	$(PY) -m pytest
 
 serve: install

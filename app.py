@@ -10,7 +10,8 @@ MAX_WAIT_MS (how long a micro-batch waits for more requests, 0), MAX_BATCH_TOKEN
 per model call, 4096; a batch over it is split into groups of similar length),
 INFERENCE_BACKEND (auto, fp32 or bf16), BULK_CHUNK (tweets per model call for uploads and batches, 64;
 queued single tweets go between chunks), FEEDBACK_DIR (switches users' feedback on: JSON lines there),
-FEEDBACK_REPO with HF_TOKEN (a Hub dataset the feedback is pushed to), FEEDBACK_EVERY_MINUTES (5).
+FEEDBACK_REPO with HF_TOKEN (a Hub dataset the feedback is pushed to), FEEDBACK_EVERY_MINUTES (5),
+DRIFT_WINDOW (recent predictions the drift metrics on /metrics cover, 1000).
 Without MODEL_ID, a Space built by ``python -m hatespeech.release`` reads the model id and the
 released revision from ``space_model.json`` beside this file.
 """
@@ -63,7 +64,10 @@ def create_app(model_id: str | None = None, revision: str | None = None):
         model_id,
         revision,
         **env_settings(
-            max_batch=("MAX_BATCH", int), max_wait_ms=("MAX_WAIT_MS", float), bulk_chunk=("BULK_CHUNK", int)
+            max_batch=("MAX_BATCH", int),
+            max_wait_ms=("MAX_WAIT_MS", float),
+            bulk_chunk=("BULK_CHUNK", int),
+            drift_window=("DRIFT_WINDOW", int),
         ),
         # Users' corrections, only where the operator switches them on (the page then says what is stored).
         feedback=open_feedback(os.environ["FEEDBACK_DIR"]) if os.environ.get("FEEDBACK_DIR") else None,

@@ -46,6 +46,7 @@ from hatespeech.training import (
     save_model,
     search_best_params,
     training_tokenizer,
+    validation_reference,
 )
 
 
@@ -85,6 +86,8 @@ def run(data_args, model_args, search_args, training_args) -> dict[str, dict] | 
          "decision_threshold": threshold, "search": {"best_params": best_params} if best_params else None,
          "dropped_copies": getattr(splits, "dropped_copies", None), "feedback": getattr(splits, "feedback", None)}
     )  # fmt: skip
+    if "validation" in predictions:  # the drift reference the server compares its traffic with
+        run_folder.write_reference(validation_reference(predictions["validation"], tokenized["validation"], tokenizer))
     # Report: scores, predictions files and plots of each split (scored once, here).
     # With several sources, validation and test here are TweetEval's: the headline, as TweetEval scores it.
     headline = {split: p.only("tweeteval") for split, p in predictions.items()}

@@ -106,6 +106,8 @@ class Prediction:
     label: str
     score: float
     probabilities: dict[str, float]
+    tokens: int = 0  # the tweet's length in tokens, and how many of them the tokenizer did not know (drift)
+    unknown: int = 0
 
     @property
     def label_id(self) -> int:
@@ -151,11 +153,16 @@ class Classifier:
         """Class probabilities, shape (len(texts), 2), in input order."""
         if not texts:
             return torch.empty((0, len(self.id2label)))
+        return self._probabilities(self._encode(texts), progress)
+
+    def _encode(self, texts: list[str]):
         texts = [normalize_tweet(text) for text in texts] if self.normalize else list(texts)
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)
+        return self.tokenizer(texts, truncation=True, max_length=self.max_length)
+
+    def _probabilities(self, encoded, progress: bool = False) -> torch.Tensor:
         lengths = [len(ids) for ids in encoded["input_ids"]]
         batches = length_batches(lengths, self.batch_size, self.max_batch_tokens)
-        probabilities = torch.empty((len(texts), len(self.id2label)))
+        probabilities = torch.empty((len(lengths), len(self.id2label)))
         with torch.inference_mode():
             for batch in tqdm(batches, desc="Predicting", unit="batch", disable=not progress):
                 features = {name: [values[i] for i in batch] for name, values in encoded.items()}
@@ -169,12 +176,18 @@ class Classifier:
         return probabilities.argmax(dim=-1)
 
     def classify(self, texts: list[str], progress: bool = False) -> list[Prediction]:
-        """Label, score and probabilities for each text, in input order."""
-        probabilities = self.predict_proba(texts, progress=progress)
+        """Label, score, probabilities and token counts for each text, in input order."""
+        if not texts:
+            return []
+        encoded = self._encode(texts)
+        probabilities = self._probabilities(encoded, progress)
         label_ids = self.decide(probabilities)
-        return [self._prediction(row, int(label_id)) for row, label_id in zip(probabilities, label_ids, strict=True)]
+        unk = self.tokenizer.unk_token_id
+        return [self._prediction(row, int(label_id), ids, unk)
+                for row, label_id, ids in zip(probabilities, label_ids, encoded["input_ids"], strict=True)]  # fmt: skip
 
-    def _prediction(self, row: torch.Tensor, label_id: int) -> Prediction:
+    def _prediction(self, row: torch.Tensor, label_id: int, ids: list[int], unk: int | None) -> Prediction:
         probabilities = {self.id2label[i]: float(p) for i, p in enumerate(row)}
         label = self.id2label[label_id]
-        return Prediction(label=label, score=probabilities[label], probabilities=probabilities)
+        return Prediction(label=label, score=probabilities[label], probabilities=probabilities, tokens=len(ids),
+                          unknown=sum(i == unk for i in ids) if unk is not None else 0)  # fmt: skip

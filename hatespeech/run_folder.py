@@ -10,6 +10,7 @@
         plots/identity_false_positives.png   per-identity false-positive rate (with the panel)
         search/                  trials.csv, best_trial.json, history.png (after --search)
         panel.json               the evaluation panel: sources' splits, HateCheck (hatespeech.panel)
+        reference.json           validation statistics the server's drift metrics compare with (hatespeech.monitoring)
         README.md                the model card
 
 The names are relative, so the same layout is read from a Hub repo (``hf_hub_download(repo, name)``).
@@ -26,6 +27,7 @@ TRAIN_RESULTS = "train_results.json"
 RESULTS = "eval_results.json"
 CARD = "README.md"
 PANEL = "panel.json"
+REFERENCE = "reference.json"
 PLOTS = "plots"
 SEARCH = "search"
 PLOT_KINDS = ("confusion_matrix", "precision_recall", "reliability")
@@ -34,9 +36,10 @@ IDENTITY_PLOT = f"{PLOTS}/identity_false_positives.png"  # written with the pane
 
 # Everything a run writes (the model files are the Trainer's; optuna.db is the default study storage, so a
 # replaced run starts a new study): what --overwrite_output_dir removes first.
-OWNED = (CONFIG, TRAIN_RESULTS, RESULTS, CARD, PANEL, "predictions_*.txt", PLOTS, SEARCH, "checkpoint-*", "runs",
-         "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-         "vocab.txt", "training_args.bin", "trainer_state.json", "*_results.json", "optuna.db")  # fmt: skip
+OWNED = (CONFIG, TRAIN_RESULTS, RESULTS, CARD, PANEL, REFERENCE, "predictions_*.txt", PLOTS, SEARCH, "checkpoint-*",
+         "runs", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+         "special_tokens_map.json", "vocab.txt", "training_args.bin", "trainer_state.json", "*_results.json",
+         "optuna.db")  # fmt: skip
 
 
 class RunFolderError(ValueError):
@@ -116,6 +119,9 @@ class RunFolder:
         path = self.path / f"{PLOTS}/{split}_{kind}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
+
+    def write_reference(self, statistics: dict) -> None:
+        self._write(REFERENCE, json.dumps(statistics, indent=2) + "\n")
 
     def write_panel(self, panel: dict) -> None:
         self._write(PANEL, json.dumps(panel, indent=2) + "\n")

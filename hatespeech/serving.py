@@ -16,13 +16,19 @@ from hatespeech.batching import MicroBatcher
 from hatespeech.explain import WordWeight, occluded_texts, weights_from
 from hatespeech.feedback import FeedbackRefused, FeedbackStore, RateLimiter, record
 from hatespeech.inference import Classifier, Prediction
+from hatespeech.monitoring import DEFAULT_WINDOW, DriftCollector, DriftWindow, read_reference
+from hatespeech.run_folder import REFERENCE
 
 
 class Telemetry:
-    """Prometheus metrics for one app: traffic, latency, batch sizes and predicted labels (drift)."""
+    """Prometheus metrics for one app: traffic, latency, batch sizes, predicted labels, and drift against the
+    model's validation statistics (``hatespeech.monitoring``)."""
 
-    def __init__(self):
+    def __init__(self, window_size: int = DEFAULT_WINDOW):
         self.registry = CollectorRegistry()
+        self.window = DriftWindow(window_size)
+        self.drift = DriftCollector(self.window, reference=None)  # the reference arrives with the model
+        self.registry.register(self.drift)
         self.requests = Counter("hatespeech_requests", "HTTP requests", ["path", "status"], registry=self.registry)
         self.latency = Histogram(
             "hatespeech_request_seconds", "Request latency", ["path"], registry=self.registry,
@@ -38,6 +44,7 @@ class Telemetry:
         self.batch_size.observe(len(predictions))
         for prediction in predictions:
             self.labels.labels(prediction.label).inc()
+            self.window.add(prediction.probabilities[LABEL_NAMES[HATE]], prediction.tokens, prediction.unknown)
 
 
 class RequestMetrics:
@@ -66,6 +73,19 @@ class RequestMetrics:
             self.telemetry.latency.labels(path).observe(time.perf_counter() - started)
 
 
+def run_file(model_id: str, revision: str | None, name: str) -> Path | None:
+    """A file of the model's run folder (``hatespeech.run_folder``), local or from the Hub; None when absent."""
+    folder = Path(model_id)
+    if folder.is_dir():
+        return folder / name if (folder / name).is_file() else None
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(model_id, name, revision=revision))
+    except Exception:  # a model without this file still serves
+        return None
+
+
 def public_model_name(model_id: str) -> str:
     """The model as shown to visitors: a Hub id as it is, a local folder by its name only (no server paths)."""
     return f"local:{Path(model_id).name}" if Path(model_id).is_dir() else model_id
@@ -83,10 +103,11 @@ class ModelService:
         max_wait_ms: float = 0.0,
         bulk_chunk: int = 64,
         feedback: FeedbackStore | None = None,
+        drift_window: int = DEFAULT_WINDOW,
     ):
         self.load, self.model_id, self.revision = load, model_id, revision
         self.feedback, self.feedback_limiter = feedback, RateLimiter()
-        self.telemetry = Telemetry()
+        self.telemetry = Telemetry(drift_window)
         self.classifier: Classifier | None = None
         self.batcher = MicroBatcher(self._classify, max_batch=max_batch, max_wait_ms=max_wait_ms, bulk_chunk=bulk_chunk)
 
@@ -99,6 +120,8 @@ class ModelService:
         """Load the model once (``ModelError`` when it is incomplete or missing)."""
         if self.classifier is None:
             self.classifier = self.load()
+            path = run_file(self.model_id, self.revision, REFERENCE)
+            self.telemetry.drift.reference = read_reference(path.read_text(encoding="utf-8")) if path else None
 
     async def classify_one(self, text: str) -> Prediction:
         """One checked tweet, micro-batched with the other single tweets."""

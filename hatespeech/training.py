@@ -29,6 +29,7 @@ from hatespeech.hardware import cpu_has_bf16_matmul
 from hatespeech.linear_probe import check_supported, fit_probe, pooled_features, set_head
 from hatespeech.metrics import compute_metrics, metrics_for_sources, softmax
 from hatespeech.modeling import ModelArguments, get_model, get_tokenizer
+from hatespeech.monitoring import statistics
 from hatespeech.search import SearchArguments, SearchError, SearchSpace, apply_params, run_search
 from hatespeech.text import with_tweet_normalizer
 from hatespeech.threshold import best_threshold, fold_into_head, shift_logits
@@ -314,6 +315,13 @@ def predict_splits(
         for split, values in logits.items()
     }
     return predictions, threshold
+
+
+def validation_reference(predictions: SplitPredictions, validation: Dataset, tokenizer) -> dict:
+    """What the server's drift metrics compare with: the validation splits' statistics (hatespeech.monitoring)."""
+    ids, unk = validation["input_ids"], tokenizer.unk_token_id
+    return statistics(predictions.probabilities[:, HATE].tolist(), [len(row) for row in ids],
+                      [sum(token == unk for token in row) for row in ids])  # fmt: skip
 
 
 def save_model(trainer: Trainer, data_args: DataArguments) -> None:

@@ -18,10 +18,11 @@ from gradio.utils import get_upload_folder
 from hatespeech import HATE, LABEL_NAMES
 from hatespeech.evaluation import SHOWN_SPLITS
 from hatespeech.feedback import FeedbackRefused
+from hatespeech.monitoring import LENGTH_EDGES, PROBABILITY_EDGES, drift
 from hatespeech.panel import panel_markdown
 from hatespeech.prediction_files import spreadsheet_safe
 from hatespeech.run_folder import IDENTITY_PLOT, PANEL, RESULTS, plot_names
-from hatespeech.serving import ModelService, public_model_name
+from hatespeech.serving import ModelService, public_model_name, run_file
 from hatespeech.tweets import FILE_SUFFIXES, MAX_FILE_BYTES, MAX_TWEET_CHARS, TweetError, check_tweet, read_upload
 
 logger = logging.getLogger(__name__)
@@ -64,17 +65,9 @@ FEEDBACK_NOTE = (
 
 def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
     """Markdown of the model's recorded scores and its plot files, local or from the Hub."""
-    folder = Path(model_id)
-    if folder.is_dir():
-        fetch = lambda name: folder / name if (folder / name).is_file() else None  # noqa: E731
-    else:
-        from huggingface_hub import hf_hub_download
 
-        def fetch(name):
-            try:
-                return Path(hf_hub_download(model_id, name, revision=revision))
-            except Exception:  # a model without this file still serves
-                return None
+    def fetch(name: str) -> Path | None:
+        return run_file(model_id, revision, name)
 
     results_path = fetch(RESULTS)
     shown = public_model_name(model_id)
@@ -217,7 +210,43 @@ def build_demo(service: ModelService) -> gr.Blocks:
             gr.Markdown(report)
             if plots:
                 gr.Gallery(plots, label="Evaluation plots", columns=3)
+            gr.Markdown("**Drift**: the last served predictions (the window) against the model's validation splits.")
+            drift_button = gr.Button("Show drift", elem_id="show-drift", size="sm")
+            drift_text, drift_plot = gr.Markdown(elem_id="drift-text"), gr.Plot(elem_id="drift-plot")
+            drift_button.click(lambda: drift_view(service), outputs=[drift_text, drift_plot], api_visibility="private")
     return demo
+
+
+def drift_view(service: ModelService):
+    """The window's statistics against the reference: a line of numbers and both histograms."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    reference, window = service.telemetry.drift.reference, service.telemetry.window.statistics()
+    if reference is None:
+        return "This model was published without reference statistics (`reference.json`): no drift to show.", None
+    psi = drift(reference, window)
+    text = (f"Window: {window['n']} predictions, predicted hate {window['pred_hate_rate']:.3f} (validation "
+            f"{reference['pred_hate_rate']:.3f}), [UNK] share {window['unknown_share']:.3f} (validation "
+            f"{reference['unknown_share']:.3f}); PSI probability {psi['probability']:.3f}, token length "
+            f"{psi['length']:.3f} (above 0.25: a significant shift).")  # fmt: skip
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    for ax, name in zip(axes, ("probability", "length"), strict=True):
+        bins = range(len(reference[f"{name}_histogram"]))
+        ax.bar([b - 0.2 for b in bins], reference[f"{name}_histogram"], width=0.4, label="validation")
+        ax.bar([b + 0.2 for b in bins], window[f"{name}_histogram"], width=0.4, label="window")
+        ax.set_title(f"{'hate probability' if name == 'probability' else 'token length'}: PSI {psi[name]:.2f}")
+        ax.set_xticks(list(bins), _bin_labels(name), fontsize=7)
+    axes[0].legend()
+    fig.tight_layout()
+    return text, fig
+
+
+def _bin_labels(name: str) -> list[str]:
+    edges = PROBABILITY_EDGES if name == "probability" else LENGTH_EDGES
+    return [f"≤{edge:g}" for edge in edges] + [">" + f"{edges[-1]:g}"]
 
 
 def write_download(table: pd.DataFrame) -> str:

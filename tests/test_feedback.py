@@ -176,6 +176,11 @@ def test_a_click_becomes_a_hub_dataset_row_that_trains_a_model(trained_model_dir
                 page.locator("#explain").click()
                 expect(page.locator("#explanation")).to_contain_text("invaders", timeout=30_000)
                 page.screenshot(path=str(ARTIFACTS / "ui_feedback_and_explanation.png"), full_page=True)
+                page.get_by_role("tab", name="Model").click()  # the drift view: served window against validation
+                page.locator("#show-drift").click()
+                expect(page.locator("#drift-text")).to_contain_text("PSI probability", timeout=30_000)
+                expect(page.locator("#drift-plot img, #drift-plot svg, #drift-plot canvas").first).to_be_visible()
+                page.screenshot(path=str(ARTIFACTS / "ui_drift.png"), full_page=True)
                 browser.close()
             (stored,) = read_records(folder)
             deadline = time.monotonic() + 60  # the scheduler pushes every 1.2 s here
