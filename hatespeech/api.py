@@ -7,6 +7,7 @@ file (.txt, .csv with a ``text`` column, or .jsonl) is at most 2 MiB and 10,000 
 else gets a 4xx with a message, never a 500.
 """
 
+import asyncio
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 from urllib.parse import unquote_to_bytes
@@ -24,6 +25,7 @@ from hatespeech.serving import ModelService, RequestMetrics, public_model_name
 from hatespeech.tweets import MAX_FILE_BYTES, TweetError, UploadTooLarge, check_tweet, read_upload
 
 MAX_BATCH_TEXTS = 256
+DISCONNECT_POLL_S = 0.25  # how often bulk requests check that their client is still there
 # A full JSON batch of 1000-character tweets, with room for \uXXXX escapes of non-ASCII text.
 MAX_JSON_BYTES = 1024 * 1024
 MAX_EXPLAIN_BYTES = 16 * 1024  # one tweet, escaped (explanations and feedback)
@@ -142,6 +144,19 @@ def checked(text, where: str = "tweet") -> str:
         raise HTTPException(422, str(err)) from None
 
 
+async def unless_client_leaves(request: Request, work):
+    """Await ``work``; when the client disconnects first, cancel it (the scheduler then skips its queued chunks)
+    and answer 499, which only the metrics see."""
+    task = asyncio.ensure_future(work)
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+        if done:
+            return task.result()
+        if await request.is_disconnected():
+            task.cancel()
+            raise HTTPException(499, "the client closed the request")
+
+
 def create_api(service: ModelService) -> FastAPI:
     """The FastAPI app; the model loads once, in the lifespan, before requests are served."""
 
@@ -176,6 +191,7 @@ def create_api(service: ModelService) -> FastAPI:
 
     @api.post("/predict_labels_tweets_file", response_model=list[TweetPrediction])
     async def predict_labels_tweets_file(
+        request: Request,
         file: Annotated[UploadFile, File(description="UTF-8 .txt (one tweet per line), .csv or .jsonl ('text')")],
     ):
         try:
@@ -186,17 +202,17 @@ def create_api(service: ModelService) -> FastAPI:
         if bad:  # REST policy: the whole request is refused at its first bad tweet
             raise HTTPException(422, bad.message)
         tweets = [record.text for record in records]
-        predictions = await service.classify_many(tweets)
+        predictions = await unless_client_leaves(request, service.classify_many(tweets))
         return [TweetPrediction(tweet=t, **_as_dict(p)) for t, p in zip(tweets, predictions, strict=True)]
 
     @api.post("/v1/classify", response_model=ClassifyResponse)
-    async def classify(request: ClassifyRequest):
+    async def classify(request: ClassifyRequest, http: Request):
         if not request.texts:
             raise HTTPException(422, "texts is empty; send 1 or more tweets")
         if len(request.texts) > MAX_BATCH_TEXTS:
             raise HTTPException(422, f"{len(request.texts)} texts; the limit is {MAX_BATCH_TEXTS} per request")
         texts = [checked(text, f"texts[{i}]") for i, text in enumerate(request.texts)]
-        predictions = await service.classify_many(texts)
+        predictions = await unless_client_leaves(http, service.classify_many(texts))
         return ClassifyResponse(predictions=[PredictionOut(**_as_dict(p)) for p in predictions])
 
     @api.post("/v1/explain", response_model=ExplainResponse)

@@ -171,3 +171,35 @@ def test_environment_settings_reach_the_components_and_unset_ones_keep_defaults(
         max_batch=("MAX_BATCH", int), max_wait_ms=("MAX_WAIT_MS", float), num_threads=("NUM_THREADS", int)
     )
     assert settings == {"max_batch": 8, "max_wait_ms": 2.5}
+
+
+def test_an_upload_whose_client_gives_up_stops_being_classified(trained_model_dir, monkeypatch):
+    """A client gone 1 s into a 10,000-line upload: its remaining chunks are skipped, not classified."""
+    import time
+
+    monkeypatch.setenv("BULK_CHUNK", "64")
+    app = app_module.create_app(str(trained_model_dir))
+    with serve(app) as url:
+        service = app.state.service
+        classify = service.classifier.classify
+
+        def slow(texts):  # 157 chunks x 50 ms: about 8 s for the whole file
+            time.sleep(0.05)
+            return classify(texts)
+
+        service.classifier.classify = slow
+        lines = "".join(f"tweet number {i} go back\n" for i in range(10_000)).encode()
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{url}/predict_labels_tweets_file", files={"file": ("t.txt", lines)}, timeout=1.0)
+
+        def classified() -> float:
+            text = httpx.get(f"{url}/metrics", timeout=5).text
+            return sum(
+                float(line.split()[-1]) for line in text.splitlines() if line.startswith("hatespeech_predicted_total")
+            )
+
+        time.sleep(2)
+        stopped_at = classified()
+        time.sleep(2)
+        assert classified() == stopped_at < 10_000 / 2  # nothing more after the client left
+        assert httpx.post(f"{url}/v1/classify", json={"texts": ["still serving"]}, timeout=30).status_code == 200
