@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("auto", "fp32", "bf16")
 # Models saved before the run's settings travelled with them were all trained at this length.
 LEGACY_MAX_LENGTH = 128
+# Texts tokenised at once by predict_proba: big enough to sort by length, small enough for flat memory.
+STREAM_CHUNK = 8192
 # Words every English vocabulary knows: a tokenizer that maps all of them to [UNK] is not the model's.
 _PROBE_TEXT = "the people and you are not here"
 
@@ -150,21 +152,26 @@ class Classifier:
         self.id2label = {int(i): name for i, name in self.model.config.id2label.items()}
 
     def predict_proba(self, texts: list[str], progress: bool = False) -> torch.Tensor:
-        """Class probabilities, shape (len(texts), 2), in input order."""
-        if not texts:
-            return torch.empty((0, len(self.id2label)))
-        return self._probabilities(self._encode(texts), progress)
+        """Class probabilities, shape (len(texts), 2), in input order; tokenised :data:`STREAM_CHUNK` texts at a
+        time, so memory stays flat however many texts come (only the probabilities grow)."""
+        probabilities = torch.empty((len(texts), len(self.id2label)))
+        with tqdm(total=len(texts), desc="Predicting", unit="tweet", disable=not progress) as bar:
+            for start in range(0, len(texts), STREAM_CHUNK):
+                part = texts[start : start + STREAM_CHUNK]
+                probabilities[start : start + len(part)] = self._probabilities(self._encode(part))
+                bar.update(len(part))
+        return probabilities
 
     def _encode(self, texts: list[str]):
         texts = [normalize_tweet(text) for text in texts] if self.normalize else list(texts)
         return self.tokenizer(texts, truncation=True, max_length=self.max_length)
 
-    def _probabilities(self, encoded, progress: bool = False) -> torch.Tensor:
+    def _probabilities(self, encoded) -> torch.Tensor:
         lengths = [len(ids) for ids in encoded["input_ids"]]
         batches = length_batches(lengths, self.batch_size, self.max_batch_tokens)
         probabilities = torch.empty((len(lengths), len(self.id2label)))
         with torch.inference_mode():
-            for batch in tqdm(batches, desc="Predicting", unit="batch", disable=not progress):
+            for batch in batches:
                 features = {name: [values[i] for i in batch] for name, values in encoded.items()}
                 inputs = self.tokenizer.pad(features, return_tensors="pt").to(self.device)
                 logits = self.model(**inputs).logits.float()
@@ -175,12 +182,12 @@ class Classifier:
         """Label ids: argmax, as ``pipeline()`` decides."""
         return probabilities.argmax(dim=-1)
 
-    def classify(self, texts: list[str], progress: bool = False) -> list[Prediction]:
+    def classify(self, texts: list[str]) -> list[Prediction]:
         """Label, score, probabilities and token counts for each text, in input order."""
         if not texts:
             return []
         encoded = self._encode(texts)
-        probabilities = self._probabilities(encoded, progress)
+        probabilities = self._probabilities(encoded)
         label_ids = self.decide(probabilities)
         unk = self.tokenizer.unk_token_id
         return [self._prediction(row, int(label_id), ids, unk)

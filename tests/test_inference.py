@@ -78,3 +78,18 @@ def test_settings_saved_by_training_are_read_back(trained_model_dir, tiny_model_
     assert not unnormalised.normalize and unnormalised.max_length == 6
     long_text = "nice day " * 20
     assert torch.allclose(unnormalised.predict_proba([long_text]), unnormalised.predict_proba(["nice day nice day"]))
+
+
+def test_many_texts_are_tokenised_a_chunk_at_a_time_with_the_same_answers(trained_model_dir, monkeypatch):
+    """Evaluation of a 200,000-line file reached 2.2 GB when every text was tokenised first."""
+    import hatespeech.inference as inference
+
+    classifier = Classifier(str(trained_model_dir), backend="fp32")
+    texts = [f"@user tweet {i} go back" * (1 + i % 3) for i in range(50)]
+    whole = classifier.predict_proba(texts)
+    calls = []
+    encode = classifier._encode
+    monkeypatch.setattr(inference, "STREAM_CHUNK", 8)
+    monkeypatch.setattr(classifier, "_encode", lambda part: calls.append(len(part)) or encode(part))
+    assert torch.allclose(classifier.predict_proba(texts), whole, atol=1e-5)
+    assert max(calls) == 8 and sum(calls) == 50
