@@ -2,6 +2,7 @@
 
 import json
 
+import optuna
 import pytest
 import yaml
 from conftest import EVERY_STEP, trial_rows, write_sources
@@ -93,3 +94,42 @@ def test_a_search_space_with_an_unknown_option_is_a_one_line_error(train_args, t
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("error: ") and "['colour'] are not options a trial can set" in err
+
+
+def _space():
+    return SearchSpace(params={"learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}})
+
+
+def test_a_study_keeps_one_total_of_trials(tmp_path):
+    """A worker with another --n_trials than the study's used to run the study past the coordinator's total."""
+    from types import SimpleNamespace
+
+    from hatespeech.study import SearchError, open_study
+
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'study.db'}")
+    args = SimpleNamespace(study_name="s", n_trials=2, search_space="space.yaml")
+    study = open_study(storage, args, _space(), optuna.samplers.RandomSampler(seed=0))
+    assert study.user_attrs["n_trials"] == 2
+    running = study.ask()  # a worker is in the middle of a trial
+    with pytest.raises(SearchError, match="holds a total of 2 trials; this run asks for 5"):
+        open_study(storage, SimpleNamespace(**{**vars(args), "n_trials": 5}), _space(), None)
+    study.tell(running, 0.5)
+    # Idle: a later run may extend the study (resuming a finished search), never shrink it.
+    assert open_study(storage, SimpleNamespace(**{**vars(args), "n_trials": 3}), _space(), None).user_attrs[
+        "n_trials"] == 3  # fmt: skip
+    with pytest.raises(SearchError, match="holds a total of 3 trials"):
+        open_study(storage, SimpleNamespace(**{**vars(args), "n_trials": 2}), _space(), None)
+
+
+def test_a_retried_trial_records_the_worker_that_runs_it_and_workers_sample_differently(tmp_path):
+    from hatespeech.study import sampler_seed, within_budget
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}", direction="maximize")
+    trial = study.ask()
+    trial.set_user_attr("worker", "host:111")  # as Optuna's retry copies it from the dead worker's trial
+    within_budget(_space().suggest, 5, "host:222")(trial)
+    assert study.trials[0].user_attrs["worker"] == "host:222"
+    seeds = {sampler_seed(42, "s", w) for w in ("host:1", "host:2", "other:1")} | {sampler_seed(42, "t", "host:1")}
+    assert len(seeds) == 4 and sampler_seed(42, "s", "host:1") == sampler_seed(42, "s", "host:1")
+    first = [_space().suggest(optuna.create_study(sampler=_space().make_sampler(s)).ask()) for s in seeds]
+    assert len({params["learning_rate"] for params in first}) == 4  # no two workers start with the same trial

@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 from postgres import PostgresCluster, postgres_bin
 
 import train
-from hatespeech.search import FINISHED
+from hatespeech.study import FINISHED
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

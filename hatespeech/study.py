@@ -1,0 +1,180 @@
+"""A study shared by workers: its storage, its budget of trials, heartbeats, and which worker ran what.
+
+The study lives in an Optuna storage (an SQLite file by default, any RDB URL otherwise, e.g.
+PostgreSQL), so a search can be resumed and several processes or machines can join it by sharing
+the storage URL and study name. ``--n_trials`` is the total number of finished trials the study
+should hold, across all workers; it is stored with the study when the study is created, and a
+worker that asks for another total is refused (a total can grow only while no worker runs a trial:
+extending an idle or finished study). Each worker starts a trial only while the study has
+room, and a trial that finds the budget already taken by trials numbered before it (a race between
+workers) stops at once and is marked FAIL with ``surplus`` set.
+
+Every worker keeps a heartbeat on its running trial; a trial whose worker died (no heartbeat for
+``--grace_period`` seconds) is marked FAIL by the next worker that looks, and Optuna's
+``RetryFailedTrialCallback`` queues the same parameters again, so a killed worker loses nothing;
+the trial records the worker that ran it last. Each worker's sampler is seeded from ``--seed``,
+the study name and the worker's name (host and process id), so two workers, or a restarted one,
+do not propose the same parameters.
+"""
+
+import hashlib
+import logging
+import os
+import shutil
+import socket
+import time
+import warnings
+from pathlib import Path
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+logger = logging.getLogger(__name__)
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+# Trials that hold a place in the budget: finished, running, or queued for a retry.
+ACTIVE = (*FINISHED, TrialState.RUNNING, TrialState.WAITING)
+TOTAL_ATTR = "n_trials"  # the study's budget, stored with it
+
+# Heartbeats and their retry callback are marked experimental in Optuna; they are what RDB studies rely on.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+class SearchError(ValueError):
+    """A study that cannot be opened or joined; the message is one line, without the password."""
+
+
+class StudyFull(Exception):
+    """This trial was started after the study had reached its total (a race between workers)."""
+
+
+def storage_url(args, output_dir: str) -> str:
+    """The study's storage: the flag, else an SQLite file in the output folder."""
+    if args.storage:
+        return args.storage
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(output_dir).resolve() / 'optuna.db'}"
+
+
+def shown_url(url: str) -> str:
+    """The storage URL for messages and logs, password masked."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: show the scheme only
+        return url.split("://", 1)[0] + "://..."
+
+
+class LoggedRetry(RetryHeartbeatStaleTrialCallback):
+    """Optuna's retry of a trial whose worker stopped beating, said in the log of the worker that noticed."""
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        logger.warning(
+            "Trial %d of worker %s has had no heartbeat for the grace period: marked FAIL, its parameters queued again",
+            trial.number, trial.user_attrs.get("worker", "?"),
+        )  # fmt: skip
+        super().__call__(study, trial)
+
+
+def open_storage(url: str, args, attempts: int = 5) -> RDBStorage:
+    """The RDB storage with heartbeats on and dead workers' trials retried."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return RDBStorage(
+                url,
+                heartbeat_interval=args.heartbeat_interval,
+                grace_period=args.grace_period,
+                heartbeat_stale_trial_callback=LoggedRetry(max_retry=args.max_retry),
+            )
+        except (IntegrityError, ProgrammingError) as err:
+            # Workers that start together on an empty database race to create Optuna's tables;
+            # the loser sees a duplicate table or type and finds the tables there on the next try.
+            if attempt == attempts:
+                raise SearchError(f"cannot open the study storage {shown_url(url)}: {_first_line(err)}") from None
+            logger.info("Optuna's tables are being created by another worker; retrying")
+            time.sleep(attempt)
+        except Exception as err:  # SQLAlchemy's errors (unreachable host, wrong password, no driver) and bad URLs
+            raise SearchError(f"cannot open the study storage {shown_url(url)}: {_first_line(err)}") from None
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def open_study(storage: RDBStorage, args, space, sampler) -> optuna.Study:
+    """Create the study (storing its total) or join it; refuse one made for another total, direction or space."""
+    try:
+        existing = optuna.load_study(study_name=args.study_name, storage=storage)
+    except KeyError:
+        created = optuna.create_study(
+            study_name=args.study_name, storage=storage, direction="maximize", sampler=sampler, load_if_exists=True
+        )
+        created.set_user_attr(TOTAL_ATTR, created.user_attrs.get(TOTAL_ATTR, args.n_trials))  # a racing creator's
+        existing = created
+    total = existing.user_attrs.get(TOTAL_ATTR)
+    running = existing.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if total is None or (args.n_trials > total and not running):
+        # A study made before totals were stored, or an idle one extended (no worker is in it): this run's total.
+        existing.set_user_attr(TOTAL_ATTR, args.n_trials)
+    elif total != args.n_trials:
+        raise SearchError(
+            f"study {args.study_name!r} holds a total of {total} trials; this run asks for {args.n_trials}: give "
+            f"--n_trials {total} on every worker (a total can grow only while no worker runs a trial), or use "
+            "another --study_name"
+        )
+    if existing.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise SearchError(
+            f"study {args.study_name!r} minimises; this search maximises validation macro-F1: use another --study_name"
+        )
+    wanted = space.distributions()
+    for trial in existing.get_trials(deepcopy=False):
+        for name, distribution in trial.distributions.items():
+            if name in wanted and distribution != wanted[name]:
+                raise SearchError(
+                    f"study {args.study_name!r} searched {name} over {distribution}, not {wanted[name]} as "
+                    f"{args.search_space} says: use the same search space or another --study_name"
+                )
+    return optuna.load_study(study_name=args.study_name, storage=storage, sampler=sampler)
+
+
+def finished_trials(study_name: str, storage) -> int:
+    """Finished trials already in the study (0 if it does not exist yet)."""
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        return 0
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def within_budget(suggest, n_trials: int, worker: str):
+    """``suggest`` that first claims the trial's place in the budget and records which worker runs it."""
+
+    def hp_space(trial):
+        # A retried trial arrives with the dead worker's attributes copied: this worker claims it anew.
+        if isinstance(trial, optuna.Trial) and trial.user_attrs.get("worker") != worker:
+            trial.set_user_attr("worker", worker)
+            before = [t for t in trial.study.get_trials(deepcopy=False, states=ACTIVE) if t.number < trial.number]
+            if len(before) >= n_trials:
+                trial.set_user_attr("surplus", True)
+                raise StudyFull(f"trial {trial.number}: the study already holds {n_trials} trials")
+        return suggest(trial)
+
+    return hp_space
+
+
+def sampler_seed(seed: int, study_name: str, worker: str) -> int:
+    """A worker's sampler seed: the run's seed, the study and the worker (so workers do not repeat each other)."""
+    return int(hashlib.sha256(f"{seed}/{study_name}/{worker}".encode()).hexdigest()[:8], 16)
+
+
+def remove_trial_folders(output_dir: str) -> None:
+    for run_dir in Path(output_dir).glob("run-*"):  # per-trial checkpoints, no longer needed
+        shutil.rmtree(run_dir, ignore_errors=True)
