@@ -389,7 +389,7 @@ def load_files(train_file, validation_file, test_file, text_column: str, label_c
 
 def read_table(path: Path, text_column: str, label_column: str) -> Dataset:
     """A CSV (by extension ``.csv``) or JSON Lines (``.jsonl``/``.json``) file of labelled tweets."""
-    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)
+    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else jsonl_rows(path)
     texts, labels = [], []
     for lineno, row in rows:
         for column in (text_column, label_column):
@@ -411,7 +411,8 @@ def _csv_rows(path: Path):
         yield reader.line_num, row
 
 
-def _jsonl_rows(path: Path):
+def jsonl_rows(path: Path):
+    """(line number, object) of each non-empty line of a JSON-lines file; a bad line names its file and line."""
     for lineno, line in enumerate(_read_lines(path), start=1):
         if not line.strip():
             continue

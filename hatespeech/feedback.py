@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hatespeech.data import jsonl_rows
+
 logger = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -153,15 +155,8 @@ def read_records(folder: Path) -> list[dict]:
     """Every record of the JSON-lines files in ``folder`` (a bad line names its file and line)."""
     records = []
     for path in sorted(folder.glob(f"{FILE_PREFIX}*.jsonl")):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str) or row.get("label") not in (
-                    "hate", "not-hate"):  # fmt: skip
+        for number, row in jsonl_rows(path):
+            if not isinstance(row.get("text"), str) or row.get("label") not in ("hate", "not-hate"):
                 raise ValueError(f"{path}:{number}: a feedback record needs a text and a label hate or not-hate")
             records.append(row)
     return records
