@@ -11,7 +11,8 @@ per model call, 4096; a batch over it is split into groups of similar length),
 INFERENCE_BACKEND (auto, fp32 or bf16), BULK_CHUNK (tweets per model call for uploads and batches, 64;
 queued single tweets go between chunks), FEEDBACK_DIR (switches users' feedback on: JSON lines there),
 FEEDBACK_REPO with HF_TOKEN (a Hub dataset the feedback is pushed to), FEEDBACK_EVERY_MINUTES (5),
-DRIFT_WINDOW (recent predictions the drift metrics on /metrics cover, 1000).
+DRIFT_WINDOW (recent predictions the drift metrics on /metrics cover, 1000), HEADER_TIMEOUT_S (a
+connection must complete each request's headers within it, 10).
 Without MODEL_ID, a Space built by ``python -m hatespeech.release`` reads the model id and the
 released revision from ``space_model.json`` beside this file.
 """
@@ -85,6 +86,7 @@ def create_app(model_id: str | None = None, revision: str | None = None):
 def main() -> int:
     import uvicorn
 
+    from hatespeech.http_server import server_config
     from hatespeech.inference import ModelError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -94,7 +96,8 @@ def main() -> int:
     except ModelError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    uvicorn.run(app, host=os.environ.get("HOST", "0.0.0.0"), port=int(os.environ.get("PORT", "7860")))
+    config = server_config(app, os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "7860")))
+    uvicorn.Server(config).run()
     return 0
 
 

@@ -203,3 +203,60 @@ def test_an_upload_whose_client_gives_up_stops_being_classified(trained_model_di
         time.sleep(2)
         assert classified() == stopped_at < 10_000 / 2  # nothing more after the client left
         assert httpx.post(f"{url}/v1/classify", json={"texts": ["still serving"]}, timeout=30).status_code == 200
+
+
+def test_slow_loris_connections_are_closed_at_the_header_deadline(trained_model_dir, monkeypatch):
+    """100 connections trickling header bytes used to stay open for 40 s and more."""
+    import threading
+    import time
+
+    import uvicorn
+    from serving_fixtures import free_port
+
+    from hatespeech.http_server import server_config
+
+    monkeypatch.setenv("HEADER_TIMEOUT_S", "2")
+    port = free_port()
+    server = uvicorn.Server(server_config(app_module.create_app(str(trained_model_dir)), "127.0.0.1", port))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    try:
+        attackers = [socket.create_connection(("127.0.0.1", port)) for _ in range(100)]
+        started, closed_after = time.monotonic(), {}
+        for sock in attackers:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            sock.setblocking(False)
+        while len(closed_after) < len(attackers) and time.monotonic() - started < 10:
+            for index, sock in enumerate(attackers):
+                if index in closed_after:
+                    continue
+                try:
+                    sock.sendall(b"X")  # one more header byte
+                    if sock.recv(1) == b"":
+                        closed_after[index] = time.monotonic() - started
+                except BlockingIOError:
+                    pass
+                except OSError:  # reset by the server
+                    closed_after[index] = time.monotonic() - started
+            time.sleep(0.25)
+        assert len(closed_after) == 100 and max(closed_after.values()) < 2 + 1.5, closed_after
+        # A real client is served; a request whose headers are complete is not cut, however slow its body.
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code == 200
+        body = b'{"texts": ["go back invaders"]}'
+        with socket.create_connection(("127.0.0.1", port)) as slow:
+            slow.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body))  # fmt: skip
+            for start in range(0, len(body), 8):  # 4 pieces, 1 s apart: past the 2 s deadline
+                slow.sendall(body[start : start + 8])
+                time.sleep(1)
+            slow.settimeout(30)
+            assert slow.recv(64).startswith(b"HTTP/1.1 200")
+        for sock in attackers:
+            sock.close()
+    finally:
+        server.should_exit = True
+        thread.join(30)
