@@ -3,9 +3,10 @@ and the loop that runs trials until the study is full.
 
 One command is the coordinator (plain ``--search``): when the study is full it waits for the trials
 still running elsewhere, then retrains the best trial and saves the model, so that happens exactly
-once. Extra workers run ``--search_only``: they run trials while there is room and exit. The shared
-study (storage, budget, heartbeats) is ``hatespeech.study``; DDP is ``hatespeech.search_ddp``; the
-files a search leaves are ``hatespeech.search_report``.
+once; a second coordinator on a study that has a live one works as an extra worker instead. Extra
+workers run ``--search_only``: they run trials while there is room and exit. The shared study
+(storage, budget, heartbeats, coordinator) is ``hatespeech.study``; DDP is ``hatespeech.search_ddp``;
+the files a search leaves are ``hatespeech.search_report``.
 """
 
 import logging
@@ -26,8 +27,11 @@ from hatespeech.study import (
     FINISHED,
     SearchError,
     StudyFull,
+    claim_coordination,
+    keep_coordinating,
     open_storage,
     open_study,
+    release_coordination,
     remove_trial_folders,
     sampler_seed,
     shown_url,
@@ -153,8 +157,16 @@ def run_search(trainer, space: SearchSpace, args: SearchArguments, output_dir: s
     study = open_study(storage, args, space, sampler)
     hp_space = within_budget(space.suggest, args.n_trials, worker)
     logger.info("Worker %s joins study %r in %s", worker, args.study_name, shown_url(url))
+    coordinating = not args.search_only
+    if coordinating and (holder := claim_coordination(study, worker, args.grace_period)) is not None:
+        logger.warning("Study %r is coordinated by %s, which retrains the best trial: this run works as an "
+                       "extra worker (as with --search_only) and exits when the study is full",
+                       args.study_name, holder)  # fmt: skip
+        coordinating = False
     waited = False
     while True:
+        if coordinating:
+            keep_coordinating(study)
         optuna.storages.fail_stale_trials(study)  # dead workers' trials: FAIL, then queued again
         states = [t.state for t in study.get_trials(deepcopy=False, states=ACTIVE)]
         finished = sum(state in FINISHED for state in states)
@@ -169,7 +181,7 @@ def run_search(trainer, space: SearchSpace, args: SearchArguments, output_dir: s
                 )  # fmt: skip
             except StudyFull as full:
                 logger.info("%s", full)
-        elif args.search_only:
+        elif not coordinating:
             break
         else:
             if not waited:
@@ -177,9 +189,10 @@ def run_search(trainer, space: SearchSpace, args: SearchArguments, output_dir: s
             waited = True
             time.sleep(min(args.heartbeat_interval, 5))
     remove_trial_folders(output_dir)
-    if args.search_only:
+    if not coordinating:
         logger.info("Study %r holds %d finished trials; the coordinator retrains the best", args.study_name, finished)
         return None
+    release_coordination(study, worker)
     write_search_report(study, RunFolder(output_dir))
     return study.best_trial.params
 

@@ -4,15 +4,16 @@ The study lives in an Optuna storage (an SQLite file by default, any RDB URL oth
 PostgreSQL), so a search can be resumed and several processes or machines can join it by sharing
 the storage URL and study name. ``--n_trials`` is the total number of finished trials the study
 should hold, across all workers; it is stored with the study when the study is created, and a
-worker that asks for another total is refused (a total can grow only while no worker runs a trial:
-extending an idle or finished study). Each worker starts a trial only while the study has
-room, and a trial that finds the budget already taken by trials numbered before it (a race between
-workers) stops at once and is marked FAIL with ``surplus`` set.
+worker that asks for another total is refused (only a coordinator may grow it, and only while the
+study is idle, with no trial running and no live coordinator: extending a finished study). Each worker starts a trial
+only while the study has room, and a trial that finds the budget already taken by trials numbered
+before it (a race between workers) stops at once and is marked FAIL with ``surplus`` set.
 
 Every worker keeps a heartbeat on its running trial; a trial whose worker died (no heartbeat for
 ``--grace_period`` seconds) is marked FAIL by the next worker that looks, and Optuna's
 ``RetryFailedTrialCallback`` queues the same parameters again, so a killed worker loses nothing;
-the trial records the worker that ran it last. Each worker's sampler is seeded from ``--seed``,
+the trial records the worker that ran it last. One coordinator holds a study at a time (its name
+and when it was last seen are stored with the study). Each worker's sampler is seeded from ``--seed``,
 the study name and the worker's name (host and process id), so two workers, or a restarted one,
 do not propose the same parameters.
 """
@@ -36,6 +37,8 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # Trials that hold a place in the budget: finished, running, or queued for a retry.
 ACTIVE = (*FINISHED, TrialState.RUNNING, TrialState.WAITING)
 TOTAL_ATTR = "n_trials"  # the study's budget, stored with it
+COORDINATOR_ATTR, SEEN_ATTR = "coordinator", "coordinator_seen"  # who retrains, and when it was last seen
+CLAIM_SETTLE_S = 1.0
 
 # Heartbeats and their retry callback are marked experimental in Optuna; they are what RDB studies rely on.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -116,15 +119,18 @@ def open_study(storage: RDBStorage, args, space, sampler) -> optuna.Study:
         created.set_user_attr(TOTAL_ATTR, created.user_attrs.get(TOTAL_ATTR, args.n_trials))  # a racing creator's
         existing = created
     total = existing.user_attrs.get(TOTAL_ATTR)
-    running = existing.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    if total is None or (args.n_trials > total and not running):
-        # A study made before totals were stored, or an idle one extended (no worker is in it): this run's total.
+    holder = existing.user_attrs.get(COORDINATOR_ATTR)
+    busy = existing.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) or (
+        holder and _alive(existing, holder, args.grace_period))  # fmt: skip
+    if total is None or (args.n_trials > total and not busy and not args.search_only):
+        # A study made before totals were stored, or an idle one extended by a coordinator (no trial running,
+        # no live coordinator; an extra worker never moves the total, no coordinator would see its trials).
         existing.set_user_attr(TOTAL_ATTR, args.n_trials)
     elif total != args.n_trials:
         raise SearchError(
             f"study {args.study_name!r} holds a total of {total} trials; this run asks for {args.n_trials}: give "
-            f"--n_trials {total} on every worker (a total can grow only while no worker runs a trial), or use "
-            "another --study_name"
+            f"--n_trials {total} on every worker (only a coordinator of an idle study can grow it), or use another "
+            "--study_name"
         )
     if existing.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise SearchError(
@@ -178,3 +184,33 @@ def sampler_seed(seed: int, study_name: str, worker: str) -> int:
 def remove_trial_folders(output_dir: str) -> None:
     for run_dir in Path(output_dir).glob("run-*"):  # per-trial checkpoints, no longer needed
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def claim_coordination(study: optuna.Study, worker: str, grace_period: float) -> str | None:
+    """Make ``worker`` the study's coordinator, the one that retrains; the live coordinator's name when the
+    study has one already. A coordinator is live while it has a running trial or was seen within
+    ``grace_period`` seconds (it says so between trials and while it waits)."""
+    holder = study.user_attrs.get(COORDINATOR_ATTR)
+    if holder and holder != worker and _alive(study, holder, grace_period):
+        return holder
+    study.set_user_attr(COORDINATOR_ATTR, worker)
+    keep_coordinating(study)
+    time.sleep(CLAIM_SETTLE_S)  # two coordinators started together: the last claim stands, the other yields
+    holder = study.user_attrs.get(COORDINATOR_ATTR)
+    return None if holder == worker else holder
+
+
+def keep_coordinating(study: optuna.Study) -> None:
+    study.set_user_attr(SEEN_ATTR, time.time())
+
+
+def release_coordination(study: optuna.Study, worker: str) -> None:
+    if study.user_attrs.get(COORDINATOR_ATTR) == worker:
+        study.set_user_attr(COORDINATOR_ATTR, None)
+
+
+def _alive(study: optuna.Study, holder: str, grace_period: float) -> bool:
+    if time.time() - study.user_attrs.get(SEEN_ATTR, 0) < grace_period:
+        return True
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return any(trial.user_attrs.get("worker") == holder for trial in running)

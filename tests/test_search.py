@@ -107,14 +107,16 @@ def test_a_study_keeps_one_total_of_trials(tmp_path):
     from hatespeech.study import SearchError, open_study
 
     storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'study.db'}")
-    args = SimpleNamespace(study_name="s", n_trials=2, search_space="space.yaml")
+    args = SimpleNamespace(study_name="s", n_trials=2, search_space="space.yaml", search_only=False, grace_period=180)
     study = open_study(storage, args, _space(), optuna.samplers.RandomSampler(seed=0))
     assert study.user_attrs["n_trials"] == 2
     running = study.ask()  # a worker is in the middle of a trial
     with pytest.raises(SearchError, match="holds a total of 2 trials; this run asks for 5"):
         open_study(storage, SimpleNamespace(**{**vars(args), "n_trials": 5}), _space(), None)
     study.tell(running, 0.5)
-    # Idle: a later run may extend the study (resuming a finished search), never shrink it.
+    with pytest.raises(SearchError, match="holds a total of 2 trials"):  # an extra worker never moves it
+        open_study(storage, SimpleNamespace(**{**vars(args), "n_trials": 3, "search_only": True}), _space(), None)
+    # Idle: a later coordinator may extend the study (resuming a finished search), never shrink it.
     assert open_study(storage, SimpleNamespace(**{**vars(args), "n_trials": 3}), _space(), None).user_attrs[
         "n_trials"] == 3  # fmt: skip
     with pytest.raises(SearchError, match="holds a total of 3 trials"):

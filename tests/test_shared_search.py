@@ -5,6 +5,7 @@ folder, as two machines would be; they share only the storage URL and the study 
 """
 
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -79,6 +80,37 @@ def test_two_workers_fill_one_study_and_the_coordinator_retrains_once(postgres, 
     assert not (tmp_path / "b" / "config.json").exists(), "only the coordinator retrains and saves"
     recorded = (tmp_path / "a" / "run_config.yaml").read_text()  # published with the model: no password in it
     assert "s3cret-test-pw" not in recorded and ":***@" in recorded
+
+
+def test_two_coordinators_at_once_retrain_once_and_never_repeat_parameters(postgres, train_args, tmp_path):
+    """Both used to retrain, and both samplers (seeded alike) proposed the same first parameters."""
+    first = start(worker_command(train_args, tmp_path / "a", postgres.url, "twins", 4), tmp_path / "a.log")
+    second = start(worker_command(train_args, tmp_path / "b", postgres.url, "twins", 4), tmp_path / "b.log")
+    assert first.wait(600) == 0, (tmp_path / "a.log").read_text()[-3000:]
+    assert second.wait(600) == 0, (tmp_path / "b.log").read_text()[-3000:]
+    retrained = [name for name in ("a", "b") if (tmp_path / name / "config.json").is_file()]
+    assert len(retrained) == 1, "exactly one coordinator retrains"
+    yielded = "b" if retrained == ["a"] else "a"
+    assert "this run works as an extra worker" in (tmp_path / f"{yielded}.log").read_text()
+    finished = [t for t in trials(postgres.url, "twins") if t.state in FINISHED]
+    assert len(finished) == 4 and len({t.params["learning_rate"] for t in finished}) == 4
+    summary = json.loads((tmp_path / retrained[0] / "search" / "best_trial.json").read_text())
+    assert summary["n_finished"] == 4
+
+
+def test_a_worker_with_another_total_is_refused(postgres, train_args, tmp_path):
+    """A coordinator with 2 trials and a worker with 5: the study ran 5, the coordinator retrained from 2."""
+    coordinator = start(worker_command(train_args, tmp_path / "a", postgres.url, "totals", 2), tmp_path / "a.log")
+    deadline = time.monotonic() + 300
+    while not any(t.state == TrialState.RUNNING for t in _safe_trials(postgres.url, "totals")):
+        assert time.monotonic() < deadline and coordinator.poll() is None, (tmp_path / "a.log").read_text()[-2000:]
+        time.sleep(0.1)
+    command = worker_command(train_args, tmp_path / "b", postgres.url, "totals", 5, "--search_only")
+    worker = subprocess.run(command, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True)
+    assert worker.returncode == 2 and "holds a total of 2 trials; this run asks for 5" in worker.stderr
+    assert "Traceback" not in worker.stderr
+    assert coordinator.wait(600) == 0, (tmp_path / "a.log").read_text()[-3000:]
+    assert sum(t.state in FINISHED for t in trials(postgres.url, "totals")) == 2
 
 
 def test_a_killed_workers_trial_is_failed_and_rerun(postgres, train_args, tmp_path):
