@@ -34,8 +34,10 @@ class MicroBatcher:
         max_batch: int = 32,
         max_wait_ms: float = 0.0,
         bulk_chunk: int = 64,
+        on_idle: Callable[[], None] | None = None,
     ):
         self.classify, self.max_batch, self.max_wait = classify, max_batch, max_wait_ms / 1000
+        self.on_idle = on_idle  # called in the inference thread when bulk work has drained
         self.bulk_chunk = bulk_chunk
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self.singles: deque[tuple[str, asyncio.Future]] = deque()
@@ -93,6 +95,8 @@ class MicroBatcher:
                 texts, future = self.bulk.popleft()
                 if not future.done():
                     _deliver(future, await self._classify(texts))
+                if not self.bulk and self.on_idle is not None:
+                    await asyncio.get_running_loop().run_in_executor(self.executor, self.on_idle)
             if not self.singles and not self.bulk:
                 self.wake.clear()
 
