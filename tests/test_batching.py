@@ -52,3 +52,18 @@ def test_a_single_tweet_waits_for_one_chunk_not_the_whole_upload():
 def test_without_chunks_the_single_tweet_waits_for_the_whole_upload():
     calls, _, _ = run_upload_then_single(bulk_chunk=0)
     assert [len(c) for c in calls] == [100, 1]
+
+
+def test_freed_memory_is_released_once_bulk_work_drains_not_after_every_chunk():
+    model, released = RecordingModel(), []
+    model.release.set()
+
+    async def scenario():
+        batcher = MicroBatcher(model, max_batch=8, bulk_chunk=10, on_idle=lambda: released.append(len(model.calls)))
+        await batcher.start()
+        await batcher.submit("a single tweet")
+        await batcher.submit_many([f"line {i}" for i in range(35)])  # 4 chunks
+        await batcher.stop()
+
+    asyncio.run(scenario())
+    assert released == [5]  # once, in the inference thread, after the last of the 4 chunks (1 single + 4)
