@@ -91,3 +91,39 @@ def test_predict_py(trained_model_dir, row, tmp_path, capsys):
         assert row["message"] in err.splitlines()
     elif row["predict.py"] == "nothing classified":
         assert "no tweet could be classified" in err
+
+
+def limits_rows() -> dict[str, str]:
+    """The limits table (the first one of the document): what -> limit."""
+    table = DOC.read_text(encoding="utf-8").split("| what | limit |", 1)[1].split("\n\n", 1)[0]
+    cells = [line.strip("|").split("|") for line in table.splitlines()[2:] if line.startswith("|")]
+    return {cell[0].strip(): cell[1].strip() for cell in cells}
+
+
+def test_training_data_and_run_folder_rows_hold(train_args, tmp_path, capsys):
+    """The documented training-data and run-folder limits, each answered by train.py in one line (exit 2)."""
+    from conftest import write_sources
+
+    import train
+
+    rows = limits_rows()
+    data_row = next(limit for what, limit in rows.items() if what.startswith("training data"))
+    folder_row = next(limit for what, limit in rows.items() if what.startswith("run folder"))
+    assert "names each source once" in data_row and "--overwrite_output_dir true" in folder_row
+    sources = tmp_path / "sources"
+    write_sources(sources, "no leak")
+    quick = [*train_args, "--max_steps", "1", "--save_strategy", "no", "--load_best_model_at_end", "false",
+             "--sources_dir", str(sources)]  # fmt: skip
+    refused = {
+        ("--sources", "davidson", "davidson:5"): "names ['davidson'] more than once",
+        ("--sources", "davidson:0"): "at least 1",
+        ("--source_temperature", "2"): "give --sources too",
+        ("--sources", "davidson", "--holdout_sources", "mlma"): "not a source of this run",
+    }
+    for extra, message in refused.items():
+        assert train.main([*quick, *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("error: ") and message in err[-1]
+    assert train.main(quick) == 0
+    assert train.main(quick) == 2 and "holds an earlier run" in capsys.readouterr().err
+    assert train.main([*quick, "--overwrite_output_dir", "true"]) == 0
