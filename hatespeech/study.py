@@ -18,6 +18,7 @@ the study name and the worker's name (host and process id), so two workers, or a
 do not propose the same parameters.
 """
 
+import functools
 import hashlib
 import logging
 import os
@@ -39,6 +40,7 @@ ACTIVE = (*FINISHED, TrialState.RUNNING, TrialState.WAITING)
 TOTAL_ATTR = "n_trials"  # the study's budget, stored with it
 COORDINATOR_ATTR, SEEN_ATTR = "coordinator", "coordinator_seen"  # who retrains, and when it was last seen
 CLAIM_SETTLE_S = 1.0
+STORAGE_PATIENCE_S = float(os.environ.get("HATESPEECH_STORAGE_PATIENCE_S", "120"))
 
 # Heartbeats and their retry callback are marked experimental in Optuna; they are what RDB studies rely on.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -81,13 +83,46 @@ class LoggedRetry(RetryHeartbeatStaleTrialCallback):
         super().__call__(study, trial)
 
 
+class PatientStorage(RDBStorage):
+    """An RDB storage that rides out a short database outage: a call that fails to reach the database is
+    retried for up to ``STORAGE_PATIENCE_S`` seconds (backing off to 5 s), then ends in one line. Without it
+    a 12 s restart of PostgreSQL mid-trial ended the worker in tracebacks and left its trial RUNNING."""
+
+    def __getattribute__(self, name: str):
+        attribute = super().__getattribute__(name)
+        if name.startswith("_") or not callable(attribute):
+            return attribute
+        return functools.partial(_patiently, attribute, super().__getattribute__("url"))
+
+
+def _patiently(call, url: str, *args, **kwargs):
+    from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+    deadline, delay, said = time.monotonic() + STORAGE_PATIENCE_S, 0.5, False
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except IntegrityError:  # a race between workers, which Optuna and open_storage handle themselves
+            raise
+        except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as err:
+            if time.monotonic() >= deadline:
+                raise SearchError(f"the study storage {shown_url(url)} did not answer for {STORAGE_PATIENCE_S:.0f} "
+                                  f"s: {_first_line(err.__cause__ or err)}") from None  # fmt: skip
+            if not said:
+                logger.warning("The study storage is not answering (%s); retrying for up to %.0f s",
+                               _first_line(err.__cause__ or err), STORAGE_PATIENCE_S)  # fmt: skip
+                said = True
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 def open_storage(url: str, args, attempts: int = 5) -> RDBStorage:
     """The RDB storage with heartbeats on and dead workers' trials retried."""
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
     for attempt in range(1, attempts + 1):
         try:
-            return RDBStorage(
+            return PatientStorage(
                 url,
                 heartbeat_interval=args.heartbeat_interval,
                 grace_period=args.grace_period,

@@ -42,6 +42,13 @@ class PostgresCluster:
     def _run(self, *args: str) -> None:
         subprocess.run([*self.run_as, *args], check=True, capture_output=True, text=True, timeout=120)
 
+    def pause(self) -> None:
+        """Stop the server, keeping its data (an outage)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "stop")
+
+    def resume(self) -> None:
+        self._serve()
+
     def start(self) -> "PostgresCluster":
         data, password_file = self.folder / "data", self.folder / "password"
         password_file.write_text(PASSWORD)
@@ -50,6 +57,10 @@ class PostgresCluster:
             shutil.chown(password_file, "postgres")
         self._run(str(self.bin / "initdb"), "-D", str(data), "-U", USER, f"--pwfile={password_file}",
                   "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-instructions")  # fmt: skip
+        return self._serve()
+
+    def _serve(self) -> "PostgresCluster":
+        data = self.folder / "data"
         options = f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off -c max_connections=200"
         self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.folder / "log"),
                   "-w", "-t", "60", "start")  # fmt: skip

@@ -113,6 +113,29 @@ def test_a_worker_with_another_total_is_refused(postgres, train_args, tmp_path):
     assert sum(t.state in FINISHED for t in trials(postgres.url, "totals")) == 2
 
 
+def test_a_worker_rides_out_a_database_outage_mid_trial(postgres, train_args, tmp_path):
+    """PostgreSQL stopped for 12 s while a trial runs: the worker used to end in tracebacks
+    (UnboundLocalError 'updated_state') and leave the trial RUNNING."""
+    slow = ["--max_steps", "40"]  # a trial long enough to be running when the database goes away
+    coordinator = start(worker_command(train_args, tmp_path / "a", postgres.url, "outage", 2, *slow),
+                        tmp_path / "a.log")  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not any(t.state == TrialState.RUNNING for t in _safe_trials(postgres.url, "outage")):
+        assert time.monotonic() < deadline and coordinator.poll() is None, (tmp_path / "a.log").read_text()[-2000:]
+        time.sleep(0.1)
+    storage.cache_clear()  # the test's own connections die with the server
+    postgres.pause()
+    time.sleep(12)
+    postgres.resume()
+    assert coordinator.wait(600) == 0, (tmp_path / "a.log").read_text()[-3000:]
+    log = (tmp_path / "a.log").read_text()
+    assert "The study storage is not answering" in log and "Traceback" not in log
+    storage.cache_clear()
+    states = [t.state for t in trials(postgres.url, "outage")]
+    assert states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED) == 2
+    assert TrialState.RUNNING not in states
+
+
 def test_a_killed_workers_trial_is_failed_and_rerun(postgres, train_args, tmp_path):
     heartbeat = ["--heartbeat_interval", "1", "--grace_period", "3"]
     coordinator = start(worker_command(train_args, tmp_path / "a", postgres.url, "kill", 5, *heartbeat),
