@@ -20,6 +20,7 @@ do not propose the same parameters.
 
 import functools
 import hashlib
+import inspect
 import logging
 import os
 import shutil
@@ -90,12 +91,13 @@ class PatientStorage(RDBStorage):
 
     def __getattribute__(self, name: str):
         attribute = super().__getattribute__(name)
-        if name.startswith("_") or not callable(attribute):
+        # Private methods too: Optuna's cached storage calls e.g. _set_trial_param and _update_trial directly.
+        if name.startswith("__") or not inspect.ismethod(attribute):
             return attribute
-        return functools.partial(_patiently, attribute, super().__getattribute__("url"))
+        return functools.partial(_patiently, attribute, self)
 
 
-def _patiently(call, url: str, *args, **kwargs):
+def _patiently(call, storage: RDBStorage, *args, **kwargs):
     from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
     deadline, delay, said = time.monotonic() + STORAGE_PATIENCE_S, 0.5, False
@@ -106,8 +108,11 @@ def _patiently(call, url: str, *args, **kwargs):
             raise
         except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as err:
             if time.monotonic() >= deadline:
-                raise SearchError(f"the study storage {shown_url(url)} did not answer for {STORAGE_PATIENCE_S:.0f} "
-                                  f"s: {_first_line(err.__cause__ or err)}") from None  # fmt: skip
+                waited = f"{STORAGE_PATIENCE_S:.0f} s: {_first_line(err.__cause__ or err)}"
+                raise SearchError(f"the study storage {shown_url(storage.url)} did not answer for {waited}") from None
+            # The thread's session is left waiting for a rollback the dead connection could not do: drop it,
+            # so the next attempt starts a fresh one.
+            storage.scoped_session.remove()
             if not said:
                 logger.warning("The study storage is not answering (%s); retrying for up to %.0f s",
                                _first_line(err.__cause__ or err), STORAGE_PATIENCE_S)  # fmt: skip
