@@ -32,7 +32,9 @@ class EvaluationArguments:
     )
     batch_size: int = field(default=128, metadata={"help": "Most tweets per forward pass."})
     backend: str = field(
-        default="auto", metadata={"help": "auto (bf16 on AMX/AVX-512-BF16 CPUs and bf16 GPUs), fp32 or bf16."}
+        default="auto",
+        metadata={"help": "auto (the fastest engine that passed the export's parity check; bf16 on GPUs), "
+                          "fp32, bf16, onnx or onnx-int8 (after python -m hatespeech.export onnx)."},
     )
 
 

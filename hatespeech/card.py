@@ -1,6 +1,7 @@
 """The model card: filled from a run's output folder, rendered through ``hub_card.md``."""
 
 import csv
+import json
 import statistics
 from pathlib import Path
 
@@ -75,7 +76,14 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
         "dropped_copies": train.get("dropped_copies"),
         "feedback": train.get("feedback"),
         "panel": panel_markdown(run.panel()) if run.panel() else "",
+        "onnx": _onnx_parity(run),
     }
+
+
+def _onnx_parity(run: RunFolder) -> dict | None:
+    """The export's parity report (``python -m hatespeech.export onnx``), when the run was exported."""
+    path = run.file("onnx/parity.json")
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def _shown_plots(run: RunFolder) -> dict[str, str]:

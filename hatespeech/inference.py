@@ -15,15 +15,26 @@ from dataclasses import dataclass
 import torch
 from safetensors import SafetensorError
 from tqdm.auto import tqdm
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from hatespeech import LABEL2ID
-from hatespeech.hardware import cpu_has_bf16_matmul
+from hatespeech.engines import (
+    ENGINES,
+    ONNX_ENGINES,
+    EngineUnavailable,
+    OnnxEngine,
+    TorchEngine,
+    choose_cpu_engine,
+    onnx_file,
+    onnx_runtime_installed,
+    read_parity,
+)
+from hatespeech.hardware import cpu_has_bf16_matmul, cpu_info
 from hatespeech.text import carries_tweet_normalizer, normalize_tweet
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "fp32", "bf16")
+BACKENDS = ("auto",) + ENGINES
 # Models saved before the run's settings travelled with them were all trained at this length.
 LEGACY_MAX_LENGTH = 128
 # Texts tokenised at once by predict_proba: big enough to sort by length, small enough for flat memory.
@@ -36,8 +47,8 @@ class ModelError(RuntimeError):
     """A model that cannot be served: missing, incomplete or inconsistent; the message is one line."""
 
 
-def load_model_and_tokenizer(model: str, revision: str | None = None):
-    """Tokenizer and classification model, checked to belong together (:class:`ModelError` otherwise)."""
+def load_tokenizer(model: str, revision: str | None = None):
+    """The model's tokenizer (:class:`ModelError` when it is missing or cannot be read)."""
     # A half-written file (a copy or download cut short) fails inside the tokenizers or safetensors library:
     # name the part that failed, in one line.
     try:
@@ -47,6 +58,12 @@ def load_model_and_tokenizer(model: str, revision: str | None = None):
     except Exception as err:  # JSON errors, or the tokenizers library's own type
         raise ModelError(f"{model}: the tokenizer files (tokenizer.json, tokenizer_config.json) cannot be read "
                          f"({_first_line(err)})") from None  # fmt: skip
+    return tokenizer
+
+
+def load_model_and_tokenizer(model: str, revision: str | None = None):
+    """Tokenizer and classification model, checked to belong together (:class:`ModelError` otherwise)."""
+    tokenizer = load_tokenizer(model, revision)
     try:
         network = AutoModelForSequenceClassification.from_pretrained(model, revision=revision)
     except (OSError, ValueError, KeyError) as err:
@@ -55,17 +72,24 @@ def load_model_and_tokenizer(model: str, revision: str | None = None):
         raise ModelError(
             f"{model}: model.safetensors cannot be read, it may be cut short ({_first_line(err)})"
         ) from None
-    check_tokenizer(tokenizer, network, model)
+    check_tokenizer(tokenizer, network.get_input_embeddings().num_embeddings, model)
     return tokenizer, network
+
+
+def load_config(model: str, revision: str | None = None):
+    """The model's configuration alone (an exported engine needs no PyTorch weights)."""
+    try:
+        return AutoConfig.from_pretrained(model, revision=revision)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelError(f"cannot load a model from {model!r}: {_first_line(err)}") from None
 
 
 def _first_line(err: Exception) -> str:
     return (str(err).splitlines() or [type(err).__name__])[0]
 
 
-def check_tokenizer(tokenizer, model, name: str) -> None:
+def check_tokenizer(tokenizer, vocab_size: int, name: str) -> None:
     """Refuse a tokenizer that is missing (every word unknown) or larger than the model's vocabulary."""
-    vocab_size = model.get_input_embeddings().num_embeddings
     if len(tokenizer) > vocab_size:
         raise ModelError(
             f"{name}: the tokenizer has {len(tokenizer)} tokens but the model embeds {vocab_size}; "
@@ -79,15 +103,16 @@ def check_tokenizer(tokenizer, model, name: str) -> None:
         )
 
 
-def resolve_backend(backend: str, device: torch.device) -> str:
-    """``auto``: bf16 where the hardware runs it natively, fp32 elsewhere."""
+def resolve_backend(backend: str, device: torch.device, parity: dict | None = None) -> str:
+    """``auto``: on a GPU bf16 where it is native, else fp32; on a CPU the fastest engine that passed the
+    export's parity check (``hatespeech.engines``)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
     if backend != "auto":
         return backend
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_has_bf16_matmul() else "fp32"
+    return choose_cpu_engine(parity or {}, cpu_info()[0], cpu_has_bf16_matmul(), onnx_runtime_installed())
 
 
 def length_batches(lengths: list[int], max_size: int, max_tokens: int) -> list[list[int]]:
@@ -136,20 +161,26 @@ class Classifier:
         self.model_id, self.revision = model, revision
         self.batch_size, self.max_batch_tokens = batch_size, max_batch_tokens
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.backend = resolve_backend(backend, self.device)
-        self.tokenizer, self.model = load_model_and_tokenizer(model, revision)
+        parity = read_parity(model, revision) if backend == "auto" and self.device.type == "cpu" else {}
+        self.backend = resolve_backend(backend, self.device, parity)
+        if self.backend in ONNX_ENGINES:
+            if self.device.type != "cpu":
+                raise ModelError(f"the {self.backend} engine runs on the CPU only; use fp32 or bf16 on {self.device}")
+            self.tokenizer, self.config = load_tokenizer(model, revision), load_config(model, revision)
+            check_tokenizer(self.tokenizer, self.config.vocab_size, model)
+            try:
+                self.engine = OnnxEngine(onnx_file(model, revision, self.backend), num_threads)
+            except EngineUnavailable as err:
+                raise ModelError(str(err)) from None
+        else:
+            self.tokenizer, network = load_model_and_tokenizer(model, revision)
+            self.config = network.config
+            dtype = torch.bfloat16 if self.backend == "bf16" else torch.float32
+            self.engine = TorchEngine(network, self.device, dtype, compile)
         # What the run saved with the model: its maximum length and whether it normalised tweets.
-        config = self.model.config
-        self.max_length = max_length or getattr(config, "max_seq_length", None) or LEGACY_MAX_LENGTH
-        self.normalize = getattr(config, "normalize_text", True) and not carries_tweet_normalizer(self.tokenizer)
-        self.model.to(self.device).eval()
-        if self.backend == "bf16":
-            # bf16 weights rather than autocast: autocast re-casts every weight on every call
-            # (17% of CPU time in a profile), and the labels agree as well.
-            self.model.to(torch.bfloat16)
-        if compile:  # about 30 s of warm-up, then ~15% faster: for long batch jobs
-            self.model = torch.compile(self.model, dynamic=True)
-        self.id2label = {int(i): name for i, name in self.model.config.id2label.items()}
+        self.max_length = max_length or getattr(self.config, "max_seq_length", None) or LEGACY_MAX_LENGTH
+        self.normalize = getattr(self.config, "normalize_text", True) and not carries_tweet_normalizer(self.tokenizer)
+        self.id2label = {int(i): name for i, name in self.config.id2label.items()}
 
     def predict_proba(self, texts: list[str], progress: bool = False) -> torch.Tensor:
         """Class probabilities, shape (len(texts), 2), in input order; tokenised :data:`STREAM_CHUNK` texts at a
@@ -170,12 +201,10 @@ class Classifier:
         lengths = [len(ids) for ids in encoded["input_ids"]]
         batches = length_batches(lengths, self.batch_size, self.max_batch_tokens)
         probabilities = torch.empty((len(lengths), len(self.id2label)))
-        with torch.inference_mode():
-            for batch in batches:
-                features = {name: [values[i] for i in batch] for name, values in encoded.items()}
-                inputs = self.tokenizer.pad(features, return_tensors="pt").to(self.device)
-                logits = self.model(**inputs).logits.float()
-                probabilities[batch] = logits.softmax(dim=-1).cpu()
+        for batch in batches:
+            features = {name: [values[i] for i in batch] for name, values in encoded.items()}
+            logits = torch.from_numpy(self.engine(dict(self.tokenizer.pad(features, return_tensors="np"))))
+            probabilities[batch] = logits.softmax(dim=-1)
         return probabilities
 
     def decide(self, probabilities: torch.Tensor) -> torch.Tensor:

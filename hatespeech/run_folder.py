@@ -39,7 +39,7 @@ IDENTITY_PLOT = f"{PLOTS}/identity_false_positives.png"  # written with the pane
 OWNED = (CONFIG, TRAIN_RESULTS, RESULTS, CARD, PANEL, REFERENCE, "predictions_*.txt", PLOTS, SEARCH, "checkpoint-*",
          "runs", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
          "special_tokens_map.json", "vocab.txt", "training_args.bin", "trainer_state.json", "*_results.json",
-         "optuna.db")  # fmt: skip
+         "optuna.db", "onnx")  # fmt: skip
 
 
 class RunFolderError(ValueError):

@@ -331,6 +331,20 @@ def save_model(trainer: Trainer, data_args: DataArguments) -> None:
     )
     trainer.save_model()  # model + tokenizer, with id2label/label2id in config.json
     trainer.save_state()
+    if trainer.is_world_process_zero():
+        portable_tokenizer_config(Path(trainer.args.output_dir))
+
+
+def portable_tokenizer_config(folder: Path) -> None:
+    """Name the saved tokenizer's class ``PreTrainedTokenizerFast``: transformers 5 writes ``TokenizersBackend``,
+    which transformers 4 cannot load (Optimum's ONNX Runtime classes still pin 4.x); both versions read
+    ``PreTrainedTokenizerFast`` as the same tokenizer.json, normaliser included."""
+    path = folder / "tokenizer_config.json"
+    if path.is_file():
+        config = json.loads(path.read_text(encoding="utf-8"))
+        if config.get("tokenizer_class") == "TokenizersBackend":
+            path.write_text(json.dumps(config | {"tokenizer_class": "PreTrainedTokenizerFast"}, indent=2) + "\n",
+                            encoding="utf-8")  # fmt: skip
 
 
 def leave_process_group(wait: bool) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import write_sources, write_tweeteval_dir
 from hub_double import HubDouble
@@ -276,3 +277,91 @@ def test_a_hub_dataset_declared_in_yaml_trains_and_joins_the_panel(hub, tiny_mod
     tweeteval_train = 48 - train_results["dropped_copies"]["tweeteval"]
     assert train_results["data_sizes"].startswith(f"{tweeteval_train + 30} train")
     assert any("/datasets/tester/tiny-hate-posts/resolve/" in request for request in hub.requests)
+
+
+ONNX_REPO_ID = "tester/tiny-hate-onnx"
+# The exported graph through nothing but the Hub client, the tokenizer and ONNX Runtime: what a user elsewhere runs.
+PLAIN_ONNX_CLIENT = """import json, sys
+import numpy as np, onnxruntime
+from huggingface_hub import hf_hub_download
+from transformers import AutoTokenizer
+repo, file_name, texts = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+tokenizer = AutoTokenizer.from_pretrained(repo)
+session = onnxruntime.InferenceSession(hf_hub_download(repo, "onnx/" + file_name))
+encoded = tokenizer(texts, padding=True, truncation=True, return_tensors="np")
+logits = session.run(None, {node.name: encoded[node.name] for node in session.get_inputs()})[0]
+probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+print(json.dumps(probabilities.tolist()))
+"""
+
+
+@pytest.fixture(scope="module")
+def pushed_onnx(hub, pushed):
+    """The pushed run, exported with ``python -m hatespeech.export onnx`` and pushed to its own repo."""
+    output_dir, _ = pushed
+    env = client_env(hub, output_dir.parent / "hf_home")
+    export = run_client(["-m", "hatespeech.export", "onnx", str(output_dir), "--data_dir",
+                         str(output_dir.parent / "data"), "--parity_texts", "16"], env, output_dir.parent)  # fmt: skip
+    assert export.returncode == 0, export.stderr[-3000:]
+    push = run_client(["-m", "hatespeech.hub", "push", str(output_dir), ONNX_REPO_ID], env, output_dir.parent)
+    assert push.returncode == 0, push.stderr[-3000:]
+    return output_dir
+
+
+def test_the_exported_model_on_the_hub_answers_raw_tweets_like_pipeline_and_the_app(hub, pushed_onnx, tmp_path):
+    files = hub.files(ONNX_REPO_ID)
+    assert {"onnx/model.onnx", "onnx/model_quantized.onnx", "onnx/config.json", "onnx/parity.json"} <= set(files)
+    assert "ORTModelForSequenceClassification" in files["README.md"].decode()
+    env = client_env(hub, tmp_path / "plain", token=None)
+    code = (
+        "import json, sys\nfrom transformers import pipeline\n"
+        "clf = pipeline('text-classification', model=sys.argv[1], device='cpu', top_k=None)\n"
+        "print(json.dumps([[{r['label']: r['score'] for r in rows}[l] for l in ('not-hate', 'hate')]"
+        " for rows in clf(json.loads(sys.argv[2]))]))"
+    )
+    result = run_client(["-c", code, ONNX_REPO_ID, json.dumps(RAW_TWEETS)], env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    weights = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
+    exported = {}
+    for file_name in ("model.onnx", "model_quantized.onnx"):
+        result = run_client(["-c", PLAIN_ONNX_CLIENT, ONNX_REPO_ID, file_name, json.dumps(RAW_TWEETS)], env, tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        exported[file_name] = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert np.abs(exported["model.onnx"] - weights).max() < 1e-3
+    assert (exported["model.onnx"].argmax(1) == weights.argmax(1)).all()
+    assert np.abs(exported["model_quantized.onnx"] - weights).max() < 0.03  # int8: the parity rule's margin
+    # The app's engine loads the same graph by Hub id (what INFERENCE_BACKEND=onnx serves).
+    code = (
+        "import json, sys\nfrom hatespeech.inference import Classifier\n"
+        "c = Classifier(sys.argv[1], backend='onnx')\n"
+        "print(json.dumps(c.predict_proba(json.loads(sys.argv[2])).tolist()))"
+    )
+    result = run_client(["-c", code, ONNX_REPO_ID, json.dumps(RAW_TWEETS)], env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert np.abs(np.array(json.loads(result.stdout.strip().splitlines()[-1])) - exported["model.onnx"]).max() < 1e-5
+
+
+@pytest.mark.skipif(
+    not os.environ.get("OPTIMUM_PYTHON"),
+    reason="set OPTIMUM_PYTHON to an interpreter with optimum-onnx[onnxruntime] "
+    "(it pins transformers<4.58, so it cannot share this environment)",
+)
+def test_optimum_loads_the_exported_model_from_the_hub(hub, pushed_onnx, tmp_path):
+    code = (
+        "import json, sys\nfrom optimum.onnxruntime import ORTModelForSequenceClassification\n"
+        "from transformers import AutoTokenizer, pipeline\n"
+        "model = ORTModelForSequenceClassification.from_pretrained(\n"
+        "    sys.argv[1], subfolder='onnx', file_name='model.onnx')\n"
+        "tokenizer = AutoTokenizer.from_pretrained(sys.argv[1])\n"
+        "clf = pipeline('text-classification', model=model, tokenizer=tokenizer, top_k=None)\n"
+        "print(json.dumps([[{r['label']: r['score'] for r in rows}[l] for l in ('not-hate', 'hate')]"
+        " for rows in clf(json.loads(sys.argv[2]))]))"
+    )
+    env = client_env(hub, tmp_path / "optimum", token=None)
+    env.pop("PYTHONPATH")
+    result = subprocess.run([os.environ["OPTIMUM_PYTHON"], "-c", code, ONNX_REPO_ID, json.dumps(RAW_TWEETS)],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    through_optimum = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
+    result = run_client(["-c", PLAIN_ONNX_CLIENT, ONNX_REPO_ID, "model.onnx", json.dumps(RAW_TWEETS)], env, tmp_path)
+    assert np.abs(through_optimum - np.array(json.loads(result.stdout.strip().splitlines()[-1]))).max() < 1e-5

@@ -45,7 +45,7 @@ def test_auto_backend_runs_bf16_weights_only_where_the_cpu_has_native_bf16(train
                                                                             native_bf16, dtype):  # fmt: skip
     monkeypatch.setattr("hatespeech.inference.cpu_has_bf16_matmul", lambda: native_bf16)
     classifier = Classifier(str(trained_model_dir), device="cpu")
-    assert next(classifier.model.parameters()).dtype == dtype
+    assert next(classifier.engine.network.parameters()).dtype == dtype
     assert classifier.predict_proba(["nice day"]).dtype == torch.float32  # probabilities always in fp32
     with pytest.raises(ValueError, match="unknown backend"):
         resolve_backend("int4", torch.device("cpu"))
@@ -57,7 +57,7 @@ def test_settings_saved_by_training_are_read_back(trained_model_dir, tiny_model_
 
     trained = Classifier(str(trained_model_dir), backend="fp32")
     assert not trained.normalize  # the tokenizer normalises by itself
-    assert trained.max_length == trained.model.config.max_seq_length == trained.tokenizer.model_max_length
+    assert trained.max_length == trained.config.max_seq_length == trained.tokenizer.model_max_length
 
     legacy = tmp_path / "legacy"  # a model saved before: plain tokenizer, no run settings in its config
     AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2).save_pretrained(legacy)

@@ -1,0 +1,130 @@
+"""The engines that run the network for :class:`hatespeech.inference.Classifier`.
+
+``fp32`` and ``bf16`` run the PyTorch weights; ``onnx`` and ``onnx-int8`` run the files that
+``python -m hatespeech.export onnx`` writes beside them (``onnx/model.onnx`` and its dynamically
+quantized ``onnx/model_quantized.onnx``) with ONNX Runtime. Every engine takes a padded batch of
+numpy arrays and returns float32 logits, so the Classifier treats them alike.
+
+``auto`` picks, on a CPU, the fastest engine that passed the export's parity check
+(``onnx/parity.json``: labels equal to the fp32 weights' on at least :data:`MIN_AGREEMENT` of the
+validation texts, macro-F1 within :data:`MAX_F1_DROP`), by the speed the export measured when it
+ran on this CPU; without a measurement for this CPU it takes the first passing engine of
+:data:`CPU_PREFERENCE`. On a GPU it keeps bf16 (fp32 where bf16 is missing).
+"""
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+TORCH_ENGINES = ("fp32", "bf16")
+ONNX_ENGINES = ("onnx", "onnx-int8")
+ENGINES = TORCH_ENGINES + ONNX_ENGINES
+ONNX_DIR = "onnx"
+ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_quantized.onnx"}
+PARITY_FILE = "parity.json"
+MIN_AGREEMENT = 0.995
+MAX_F1_DROP = 0.005
+# Without a speed measured on this CPU: int8 first (VNNI/AMX run it natively), then bf16 where the CPU has
+# native bf16, then ONNX Runtime's fp32 (faster than PyTorch's fp32 in bench/inference.py), then PyTorch fp32.
+CPU_PREFERENCE = ("onnx-int8", "bf16", "onnx", "fp32")
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine cannot run this model here (no export, or the runtime is not installed); one line."""
+
+
+class TorchEngine:
+    """The PyTorch weights, in fp32 or as bf16 weights (not autocast: it re-casts every weight on every call)."""
+
+    def __init__(self, network: torch.nn.Module, device: torch.device, dtype: torch.dtype, compile: bool = False):
+        self.network = network.to(device=device, dtype=dtype).eval()
+        if compile:  # about 30 s of warm-up, then ~15% faster: for long batch jobs
+            self.network = torch.compile(self.network, dynamic=True)
+        self.device = device
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        with torch.inference_mode():
+            tensors = {name: torch.from_numpy(values).to(self.device) for name, values in inputs.items()}
+            return self.network(**tensors).logits.float().cpu().numpy()
+
+
+class OnnxEngine:
+    """An exported graph in ONNX Runtime, fed only the inputs the graph declares."""
+
+    def __init__(self, path: Path, num_threads: int | None = None):
+        try:
+            import onnxruntime
+        except ImportError:
+            raise EngineUnavailable("onnxruntime is not installed (pip install onnxruntime)") from None
+        options = onnxruntime.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = num_threads
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # ONNX Runtime's own error types: a cut or foreign file
+            raise EngineUnavailable(f"{path} cannot be loaded by ONNX Runtime ({str(err).splitlines()[0]})") from None
+        self.input_names = [node.name for node in self.session.get_inputs()]
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        feed = {name: inputs[name].astype(np.int64) for name in self.input_names}
+        return self.session.run(None, feed)[0].astype(np.float32)
+
+
+def onnx_file(model: str, revision: str | None, engine: str) -> Path:
+    """The engine's ONNX file, from the model folder or its Hub repo (:class:`EngineUnavailable` when absent)."""
+    relative = f"{ONNX_DIR}/{ONNX_FILES[engine]}"
+    folder = Path(model)
+    if folder.is_dir():
+        if (folder / relative).is_file():
+            return folder / relative
+    else:
+        from huggingface_hub import hf_hub_download
+
+        try:
+            return Path(hf_hub_download(model, relative, revision=revision))
+        except Exception:  # not exported for this model, or the Hub cannot be reached
+            pass
+    raise EngineUnavailable(f"{model} has no {relative}: run `python -m hatespeech.export onnx <model folder>`")
+
+
+def read_parity(model: str, revision: str | None) -> dict:
+    """The export's parity report (``{}`` when the model was not exported or the file cannot be read)."""
+    folder = Path(model)
+    try:
+        if folder.is_dir():
+            path = folder / ONNX_DIR / PARITY_FILE
+        else:
+            from huggingface_hub import hf_hub_download
+
+            path = Path(hf_hub_download(model, f"{ONNX_DIR}/{PARITY_FILE}", revision=revision))
+        return json.loads(path.read_text(encoding="utf-8"))
+    except Exception:  # no export: auto simply chooses among the PyTorch engines
+        return {}
+
+
+def passes_parity(entry: dict) -> bool:
+    return entry.get("agreement", 0.0) >= MIN_AGREEMENT and entry.get("macro_f1_drop", 1.0) <= MAX_F1_DROP
+
+
+def choose_cpu_engine(parity: dict, cpu: str, native_bf16: bool, onnx_runtime: bool) -> str:
+    """``auto`` on a CPU: the fastest engine that passed parity, by the export's timing on this CPU."""
+    candidates = ["fp32"] + (["bf16"] if native_bf16 else [])
+    if onnx_runtime:
+        candidates += [engine for engine in ONNX_ENGINES if passes_parity(parity.get("engines", {}).get(engine, {}))]
+    speeds = parity.get("speed", {}) if parity.get("cpu") == cpu else {}
+    if all(engine in speeds for engine in candidates):
+        return max(candidates, key=speeds.__getitem__)
+    return next(engine for engine in CPU_PREFERENCE if engine in candidates)
+
+
+def onnx_runtime_installed() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
