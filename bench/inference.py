@@ -5,6 +5,8 @@
 Every row is measured in the same run (median of --repeats, after a warm-up), with label
 agreement against the fp32 Classifier and the test macro-F1 of each path. The per-tweet
 pipeline() baseline runs on the first --naive_limit tweets (it is slow); its rate is per tweet.
+The ONNX rows need `python -m hatespeech.export onnx <model>` first (the benchmark runs it when the
+model folder has no export).
 Prints a markdown table and writes bench/results/inference-<time>.json.
 """
 
@@ -24,6 +26,8 @@ def main() -> None:
     parser.add_argument("--batch_sizes", default="64,128", help="Classifier batch sizes to compare.")
     parser.add_argument("--max_batch_tokens", type=int, default=4096, help="Padded-token cap per Classifier batch.")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (every path runs there).")
+    parser.add_argument("--no-onnx", dest="onnx", action="store_false", help="Skip the ONNX Runtime rows.")
+    parser.add_argument("--compile", action="store_true", help="Add a bf16 + torch.compile row (~30 s warm-up).")
     args = parser.parse_args()
 
     import torch
@@ -55,9 +59,18 @@ def main() -> None:
     record("pipeline(list, batch_size=64)", seconds, len(subset))
 
     reference = None
-    variants = [("fp32", size, False) for size in map(int, args.batch_sizes.split(","))]
-    variants += [("bf16", size, False) for size in map(int, args.batch_sizes.split(","))]
-    variants += [("bf16", 64, True)]
+    sizes = list(map(int, args.batch_sizes.split(",")))
+    variants = [(engine, size, False) for engine in ("fp32", "bf16") for size in sizes]
+    variants += [("bf16", 64, True)] if args.compile else []
+    if args.onnx:
+        from pathlib import Path
+
+        from hatespeech.engines import ONNX_DIR, ONNX_FILES
+        from hatespeech.export import export_onnx
+
+        if not (Path(args.model) / ONNX_DIR / ONNX_FILES["onnx"]).is_file():
+            export_onnx(Path(args.model))
+        variants += [(engine, size, False) for engine in ("onnx", "onnx-int8") for size in sizes]
     for backend, batch_size, compiled in variants:
         classifier = Classifier(
             args.model,
@@ -76,8 +89,7 @@ def main() -> None:
         predicted = out["labels"].numpy()
         reference = predicted if reference is None else reference
         record(
-            f"Classifier {backend}{' + torch.compile' if compiled else ''}, batches of <= {batch_size} tweets "
-            f"and <= {args.max_batch_tokens} padded tokens",
+            f"Classifier {backend}{' + torch.compile' if compiled else ''}, batches of <= {batch_size}",
             seconds,
             len(texts),
             predicted,

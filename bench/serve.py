@@ -1,11 +1,14 @@
-"""Serving throughput and latency of app.py for single-tweet requests, with and without micro-batching.
+"""Serving throughput and latency of app.py for single-tweet requests, per inference engine.
 
-    python bench/serve.py --model outputs/model --data_dir ../shared/tweeteval/hate --seconds 15
+    python bench/serve.py --model outputs/model --data_dir ../shared/tweeteval/hate --backends bf16,onnx --profile
 
-Starts `python app.py` on a loopback port for each MAX_BATCH setting, drives it with an async
+Starts `python app.py` on a loopback port for each engine (INFERENCE_BACKEND), drives it with an async
 aiohttp client at each concurrency level (closed loop: every client sends its next tweet when the
 previous answer arrives), and reports requests/s, median and 99th-percentile latency and errors.
-The offline Classifier rate on the same tweets is measured in the same run as the reference.
+Each engine's offline Classifier rate, one batch of 32 and one tweet alone are measured in the same
+run as the references of the goals (share of offline, p99 in batches of 32, p50 in single tweets).
+--profile samples the server with py-spy under one client and prints the share of its busy time per
+part of a request (model, tokenizer, scheduler, HTTP server).
 The client shares the machine's cores with the server, as a loopback test must; its own CPU time
 per request is reported, so its share of the machine is visible.
 Writes bench/results/serve-<time>.json.
@@ -17,7 +20,10 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import aiohttp
 import httpx
@@ -89,50 +95,110 @@ async def load(url: str, tweets: list[str], concurrency: int, seconds: float) ->
     }
 
 
+def engine_reference(model: str, backend: str, tweets: list[str]) -> dict:
+    """What the goals compare serving with: the engine's offline rate, one batch of 32, one tweet alone."""
+    from hatespeech.inference import Classifier
+
+    classifier = Classifier(model, backend=backend)
+    offline_s, _ = median_seconds(lambda: classifier.predict_proba(tweets), 3)
+    batch_s, _ = median_seconds(lambda: classifier.predict_proba(tweets[:32]), 15)
+    singles = [median_seconds(lambda t=t: classifier.predict_proba([t]), 3)[0] for t in tweets[:50]]
+    return {
+        "engine": classifier.backend,
+        "offline_tweets_per_s": round(len(tweets) / offline_s, 1),
+        "batch_of_32_ms": round(1000 * batch_s, 1),
+        "single_tweet_ms": round(1000 * statistics.median(singles), 2),
+    }
+
+
+def profile_server(pid: int, seconds: float, path: Path) -> dict:
+    """py-spy samples of the server while it answers one client: the share of samples per part of a request."""
+    subprocess.run(["py-spy", "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "250",
+                    "--format", "raw", "--output", str(path), "--threads", "--nonblocking"],
+                   check=True, capture_output=True)  # fmt: skip
+    totals: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        part = next((name for name, marker in PROFILE_PARTS if marker in stack), "other")
+        totals[part] = totals.get(part, 0) + int(count)
+    busy = sum(totals.values())
+    return {part: round(count / busy, 3) for part, count in sorted(totals.items(), key=lambda kv: -kv[1])}
+
+
+# Where a sampled stack is (the first marker found, most specific first). py-spy drops idle samples (a thread
+# waiting in select or on a lock), so the shares are of the time the server's threads were busy.
+PROFILE_PARTS = (
+    ("model forward", "hatespeech/engines.py"),
+    ("tokenize + normalise", "_encode ("),
+    ("pad", "pad ("),
+    ("results", "hatespeech/inference.py"),
+    ("telemetry", "hatespeech/serving.py"),
+    ("scheduler", "hatespeech/batching.py"),
+    ("input checks", "hatespeech/tweets.py"),
+    ("REST route", "hatespeech/api.py"),
+    ("HTTP server + framework", "uvicorn"),
+    ("HTTP server + framework", "starlette"),
+    ("HTTP server + framework", "fastapi"),
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="outputs/model")
     parser.add_argument("--data_dir", default="../shared/tweeteval/hate")
     parser.add_argument("--seconds", type=float, default=15, help="Load duration per row.")
-    parser.add_argument("--concurrency", default="1,8,32")
-    parser.add_argument("--max_batches", default="1,32", help="MAX_BATCH settings of the server (1: no batching).")
+    parser.add_argument("--concurrency", default="1,32")
+    parser.add_argument("--backends", default="auto", help="INFERENCE_BACKEND of each server, e.g. bf16,onnx.")
+    parser.add_argument("--max_batch", type=int, default=32, help="MAX_BATCH of the server (1: no batching).")
+    parser.add_argument("--profile", action="store_true", help="py-spy the server under one client (first engine).")
     parser.add_argument("--server_env", nargs="*", default=[], metavar="KEY=VALUE", help="Extra app.py environment.")
     args = parser.parse_args()
     server_env = dict(item.split("=", 1) for item in args.server_env)
 
     from hatespeech.data import DataArguments, load_split
-    from hatespeech.inference import Classifier
 
     tweets = load_split(DataArguments(data_dir=args.data_dir), "test")["text"]
-    classifier = Classifier(args.model)
-    offline_s, _ = median_seconds(lambda: classifier.predict_proba(tweets), 3)
-    offline = len(tweets) / offline_s
-
-    rows, results, cold_starts = [], [], []
-    for max_batch in map(int, args.max_batches.split(",")):
-        server, url, cold_start = start_server(args.model, max_batch, server_env)
-        cold_starts.append(round(cold_start, 1))
+    rows, results, engines, breakdown = [], [], [], None
+    for backend in args.backends.split(","):
+        reference = engine_reference(args.model, backend, tweets)
+        server, url, cold_start = start_server(args.model, args.max_batch,
+                                               {**server_env, "INFERENCE_BACKEND": backend})  # fmt: skip
+        engines.append({**reference, "cold_start_s": round(cold_start, 2)})
         try:
+            if args.profile and breakdown is None:
+                with ThreadPoolExecutor(1) as pool:  # py-spy samples while one client drives the server
+                    sampled = pool.submit(profile_server, server.pid, args.seconds - 2, RESULTS_TMP)
+                    asyncio.run(load(url, tweets, 1, args.seconds))
+                    breakdown = sampled.result()
             for concurrency in map(int, args.concurrency.split(",")):
                 stats = asyncio.run(load(url, tweets, concurrency, args.seconds))
-                stats.update(max_batch=max_batch, concurrency=concurrency,
-                             share_of_offline=round(stats["requests_per_s"] / offline, 3))  # fmt: skip
+                stats.update(engine=reference["engine"], max_batch=args.max_batch, concurrency=concurrency,
+                             share_of_offline=round(stats["requests_per_s"] / reference["offline_tweets_per_s"], 3),
+                             p99_in_batches_of_32=round(stats["p99_ms"] / reference["batch_of_32_ms"], 2),
+                             p50_in_single_tweets=round(stats["p50_ms"] / reference["single_tweet_ms"], 2))  # fmt: skip
                 results.append(stats)
-                rows.append([(f"micro-batching ({max_batch})" if max_batch > 1 else "no batching"), concurrency,
-                             stats["requests_per_s"], f"{100 * stats['share_of_offline']:.0f}%", stats["p50_ms"],
-                             stats["p99_ms"], stats["errors"], stats["client_cpu_ms_per_request"]])  # fmt: skip
+                rows.append([reference["engine"], concurrency, stats["requests_per_s"],
+                             f"{100 * stats['share_of_offline']:.0f}%", stats["p50_ms"], stats["p99_ms"],
+                             stats["p99_in_batches_of_32"], stats["p50_in_single_tweets"], stats["errors"],
+                             stats["client_cpu_ms_per_request"]])  # fmt: skip
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(f"Machine: {describe(machine())}\nOffline Classifier on the same tweets: {offline:.0f} tweets/s")
-    print(f"Cold start, app.py launch to first answered request: {cold_starts} s")
-    print(f"Server environment: {server_env or 'defaults'}\n")
-    header = ["server", "clients", "requests/s", "of offline", "p50 ms", "p99 ms", "errors", "client CPU ms/request"]
+    print(f"Machine: {describe(machine())}; MAX_BATCH {args.max_batch}; environment {server_env or 'defaults'}\n")
+    print(markdown_table(["engine", "offline tweets/s", "batch of 32 ms", "one tweet ms", "cold start s"],
+                         [[e["engine"], e["offline_tweets_per_s"], e["batch_of_32_ms"], e["single_tweet_ms"],
+                           e["cold_start_s"]] for e in engines]) + "\n")  # fmt: skip
+    header = ["engine", "clients", "requests/s", "of offline", "p50 ms", "p99 ms", "p99 / batch of 32",
+              "p50 / one tweet", "errors", "client CPU ms/request"]  # fmt: skip
     print(markdown_table(header, rows))
-    payload = {"model": args.model, "offline_tweets_per_s": round(offline, 1), "cold_start_s": cold_starts,
-               "server_env": server_env}  # fmt: skip
+    if breakdown:
+        print("\nServer time per part of a request, one client (share of the server's busy samples):")
+        print(markdown_table(["part", "share"], [[part, f"{100 * share:.1f}%"] for part, share in breakdown.items()]))
+    payload = {"model": args.model, "engines": engines, "profile_one_client": breakdown, "server_env": server_env}
     print(f"\nResults: {save('serve', {**payload, 'rows': results})}")
 
+
+RESULTS_TMP = Path(tempfile.gettempdir()) / "serve-profile.txt"
 
 if __name__ == "__main__":
     main()

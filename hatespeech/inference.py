@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("auto",) + ENGINES
 # Models saved before the run's settings travelled with them were all trained at this length.
 LEGACY_MAX_LENGTH = 128
+# What one more model call costs, in padded tokens' worth of compute: a short text starts a batch of its own
+# rather than join longer ones when padding it (and them) would cost more (bench/inference.py, MiniLM on CPU).
+CALL_OVERHEAD_TOKENS = 64
 # Texts tokenised at once by predict_proba: big enough to sort by length, small enough for flat memory.
 STREAM_CHUNK = 8192
 # Words every English vocabulary knows: a tokenizer that maps all of them to [UNK] is not the model's.
@@ -115,14 +118,20 @@ def resolve_backend(backend: str, device: torch.device, parity: dict | None = No
     return choose_cpu_engine(parity or {}, cpu_info()[0], cpu_has_bf16_matmul(), onnx_runtime_installed())
 
 
-def length_batches(lengths: list[int], max_size: int, max_tokens: int) -> list[list[int]]:
-    """Indices in length order, cut so a batch has at most ``max_size`` texts and ``max_tokens`` padded tokens."""
+def length_batches(lengths: list[int], max_size: int, max_tokens: int,
+                   call_overhead: int = CALL_OVERHEAD_TOKENS) -> list[list[int]]:  # fmt: skip
+    """Indices in length order, cut so a batch has at most ``max_size`` texts and ``max_tokens`` padded tokens,
+    and wherever the padding a text would add to its batch costs more than a model call of its own."""
     batches: list[list[int]] = []
+    longest = 0
     for index in sorted(range(len(lengths)), key=lengths.__getitem__):
-        # Ascending lengths: this text sets the batch's padded length if it joins.
-        if not batches or len(batches[-1]) == max_size or (len(batches[-1]) + 1) * lengths[index] > max_tokens:
+        # Ascending lengths: this text sets the batch's padded length if it joins, padding the others to it.
+        length = lengths[index]
+        if (not batches or len(batches[-1]) == max_size or (len(batches[-1]) + 1) * length > max_tokens
+                or len(batches[-1]) * (length - longest) > call_overhead):  # fmt: skip
             batches.append([])
         batches[-1].append(index)
+        longest = length
     return batches
 
 

@@ -22,6 +22,10 @@ from hatespeech.monitoring import DEFAULT_WINDOW, DriftCollector, DriftWindow, r
 from hatespeech.run_folder import REFERENCE
 
 
+WARM_UP_TEXT = "a warm-up tweet of a typical length, before the first request @user http"
+WARM_UP_BATCHES = (1, 32)
+
+
 class Telemetry:
     """Prometheus metrics for one app: traffic, latency, batch sizes, predicted labels, and drift against the
     model's validation statistics (``hatespeech.monitoring``)."""
@@ -141,7 +145,12 @@ class ModelService:
     def ensure_loaded(self) -> None:
         """Load the model once (``ModelError`` when it is incomplete or missing)."""
         if self.classifier is None:
-            self.classifier = self.load()
+            classifier = self.load()
+            # The first calls of an engine allocate and pick kernels (ONNX Runtime: ~10x a warm call); pay that
+            # before /health says ready, not in the first visitor's request.
+            for size in WARM_UP_BATCHES:
+                classifier.classify([WARM_UP_TEXT] * size)
+            self.classifier = classifier
             path = run_file(self.model_id, self.revision, REFERENCE)
             self.telemetry.drift.reference = read_reference(path.read_text(encoding="utf-8")) if path else None
 

@@ -93,3 +93,37 @@ def test_many_texts_are_tokenised_a_chunk_at_a_time_with_the_same_answers(traine
     monkeypatch.setattr(classifier, "_encode", lambda part: calls.append(len(part)) or encode(part))
     assert torch.allclose(classifier.predict_proba(texts), whole, atol=1e-5)
     assert max(calls) == 8 and sum(calls) == 50
+
+
+def test_a_long_tweet_does_not_pad_a_micro_batch_of_short_ones():
+    assert [len(batch) for batch in length_batches([8] * 31 + [120], max_size=32, max_tokens=4096)] == [31, 1]
+    # Lengths that differ by a few tokens stay in one model call.
+    assert len(length_batches([8, 9, 10, 12] * 8, max_size=32, max_tokens=4096)) == 1
+
+
+def test_length_grouped_micro_batches_answer_every_request_with_its_own_tweet(trained_model_dir):
+    """32 concurrent single requests, one of them long: two model calls, and each answer is its own tweet's."""
+    import asyncio
+
+    from hatespeech.batching import MicroBatcher
+
+    classifier = Classifier(str(trained_model_dir), backend="fp32")
+    calls = []
+    engine = classifier.engine
+    classifier.engine = lambda inputs: calls.append(inputs["input_ids"].shape) or engine(inputs)
+    texts = [f"nice day {i}" for i in range(31)]
+    texts.insert(5, " ".join(["vermin go back"] * 18))
+
+    async def serve():
+        batcher = MicroBatcher(classifier.classify, max_batch=32)
+        await batcher.start()
+        try:
+            return await asyncio.gather(*(batcher.submit(text) for text in texts))
+        finally:
+            await batcher.stop()
+
+    answers = asyncio.run(serve())
+    assert len(calls) >= 2 and max(shape[1] for shape in calls[:-1] or calls) < calls[-1][1]
+    expected = classifier.predict_proba(texts)
+    for answer, row in zip(answers, expected, strict=True):
+        assert answer.probabilities["hate"] == pytest.approx(float(row[1]), abs=1e-5)
