@@ -87,7 +87,7 @@ class FeedbackStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.max_file_bytes, self.max_files = max_file_bytes, max_files
         self.lock = lock or threading.Lock()  # the CommitScheduler's, when it uploads this folder
-        self.seen = {_key(r["text"], r["label"]) for r in read_records(self.folder)}
+        self.seen = _stored_keys(self.folder)
         self.scheduler = None  # set by open_feedback
 
     def close(self) -> None:
@@ -103,9 +103,12 @@ class FeedbackStore:
         with self.lock:
             if key in self.seen:
                 return False
-            path = self._current_file(len(line.encode()))
-            with path.open("a", encoding="utf-8") as handle:
-                handle.write(line)
+            path = self._current_file(len(line.encode()) + 1)
+            with path.open("a+b") as handle:
+                # A line cut short by a crash has no newline: end it, so this record stays a line of its own.
+                if handle.tell() and (handle.seek(-1, os.SEEK_END), handle.read(1))[1] != b"\n":
+                    line = "\n" + line
+                handle.write(line.encode("utf-8"))
             self.seen.add(key)
         return True
 
@@ -116,6 +119,20 @@ class FeedbackStore:
         if len(files) >= self.max_files:
             raise FeedbackRefused("the feedback store is full; thank you, try again later", 507)
         return self.folder / f"{FILE_PREFIX}{len(files):05d}.jsonl"
+
+
+def _stored_keys(folder: Path) -> set[str]:
+    """Keys of the stored records. A damaged line (a write cut short by a crash) is logged and skipped, so the
+    server still starts; training on the folder still refuses it, naming the file and line."""
+    keys = set()
+    for path in sorted(folder.glob(f"{FILE_PREFIX}*.jsonl")):
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+            try:
+                row = json.loads(line)
+                keys.add(_key(row["text"], row["label"]))
+            except (ValueError, KeyError, TypeError):
+                logger.warning("%s:%d: a damaged feedback line is skipped", path, number)
+    return keys
 
 
 def _key(text: str, label: str) -> str:

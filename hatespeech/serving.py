@@ -21,7 +21,6 @@ from hatespeech.inference import Classifier, Prediction
 from hatespeech.monitoring import DEFAULT_WINDOW, DriftCollector, DriftWindow, read_reference
 from hatespeech.run_folder import REFERENCE
 
-
 WARM_UP_TEXT = "a warm-up tweet of a typical length, before the first request @user http"
 WARM_UP_BATCHES = (1, 32)
 

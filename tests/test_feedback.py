@@ -48,6 +48,19 @@ def test_the_store_folds_duplicates_rotates_files_and_refuses_when_full(tmp_path
     assert all(f.stat().st_size <= 600 for f in files)
 
 
+def test_a_line_cut_by_a_crash_never_stops_the_server_or_spoils_the_next_record(tmp_path):
+    store = FeedbackStore(tmp_path)
+    assert store.add(entry("first tweet"))
+    path = tmp_path / "feedback-00000.jsonl"
+    path.write_bytes(path.read_bytes() + b'{"text": "cut sho')  # the server died mid-write
+    restarted = FeedbackStore(tmp_path)  # starts, knows the intact record
+    assert not restarted.add(entry("first tweet")) and restarted.add(entry("second tweet"))
+    lines = path.read_text().splitlines()
+    assert lines[1] == '{"text": "cut sho' and json.loads(lines[2])["text"] == "second tweet"
+    with pytest.raises(ValueError, match="feedback-00000.jsonl:2"):  # training names the damaged line
+        read_records(tmp_path)
+
+
 def test_the_rate_limit_is_per_client_and_per_minute():
     now = [0.0]
     limiter = RateLimiter(per_minute=2, clock=lambda: now[0])
