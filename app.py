@@ -8,8 +8,9 @@ Environment: MODEL_ID, MODEL_REVISION (Hub branch/tag/commit), PORT (7860), HOST
 NUM_THREADS (torch threads), MAX_BATCH (micro-batch size for single-tweet requests, 32),
 MAX_WAIT_MS (how long a micro-batch waits for more requests, 0), MAX_BATCH_TOKENS (padded tokens
 per model call, 4096; a batch over it is split into groups of similar length),
-INFERENCE_BACKEND (auto, fp32 or bf16), BULK_CHUNK (tweets per model call for uploads and batches, 64;
-queued single tweets go between chunks), FEEDBACK_DIR (switches users' feedback on: JSON lines there),
+INFERENCE_BACKEND (auto, fp32, bf16, onnx, onnx-int8 or openvino: hatespeech.engines), BULK_CHUNK
+(tweets per model call for uploads and batches, 64; queued single tweets go between chunks),
+FEEDBACK_DIR (switches users' feedback on: JSON lines there),
 FEEDBACK_REPO with HF_TOKEN (a Hub dataset the feedback is pushed to), FEEDBACK_EVERY_MINUTES (5),
 DRIFT_WINDOW (recent predictions the drift metrics on /metrics cover, 1000), HEADER_TIMEOUT_S (a
 connection must complete each request's headers within it, 10).

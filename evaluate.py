@@ -34,7 +34,7 @@ class EvaluationArguments:
     backend: str = field(
         default="auto",
         metadata={"help": "auto (the fastest engine that passed the export's parity check; bf16 on GPUs), "
-                          "fp32, bf16, onnx or onnx-int8 (after python -m hatespeech.export onnx)."},
+                          "fp32, bf16, onnx, onnx-int8 or openvino (after python -m hatespeech.export onnx)."},
     )
 
 

@@ -1,9 +1,11 @@
 """The engines that run the network for :class:`hatespeech.inference.Classifier`.
 
-``fp32`` and ``bf16`` run the PyTorch weights; ``onnx`` and ``onnx-int8`` run the files that
-``python -m hatespeech.export onnx`` writes beside them (``onnx/model.onnx`` and its dynamically
-quantized ``onnx/model_quantized.onnx``) with ONNX Runtime. Every engine takes a padded batch of
-numpy arrays and returns float32 logits, so the Classifier treats them alike.
+``fp32`` and ``bf16`` run the PyTorch weights; the others run the files that
+``python -m hatespeech.export onnx`` writes beside them: ``onnx`` and ``onnx-int8`` run
+``onnx/model.onnx`` and its dynamically quantized ``onnx/model_quantized.onnx`` with ONNX Runtime,
+``openvino`` compiles ``onnx/model.onnx`` with OpenVINO at its default precision for the CPU (bf16
+where the CPU has native bf16, fp32 elsewhere). Every engine takes a padded batch of numpy arrays
+and returns float32 logits, so the Classifier treats them alike.
 
 ``auto`` picks, on a CPU, the fastest engine that passed the export's parity check
 (``onnx/parity.json``: labels equal to the fp32 weights' on at least :data:`MIN_AGREEMENT` of the
@@ -22,16 +24,16 @@ import torch
 logger = logging.getLogger(__name__)
 
 TORCH_ENGINES = ("fp32", "bf16")
-ONNX_ENGINES = ("onnx", "onnx-int8")
-ENGINES = TORCH_ENGINES + ONNX_ENGINES
+EXPORTED_ENGINES = ("onnx", "onnx-int8", "openvino")
+ENGINES = TORCH_ENGINES + EXPORTED_ENGINES
 ONNX_DIR = "onnx"
-ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_quantized.onnx"}
+ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_quantized.onnx", "openvino": "model.onnx"}
 PARITY_FILE = "parity.json"
 MIN_AGREEMENT = 0.995
 MAX_F1_DROP = 0.005
-# Without a speed measured on this CPU: int8 first (VNNI/AMX run it natively), then bf16 where the CPU has
-# native bf16, then ONNX Runtime's fp32 (faster than PyTorch's fp32 in bench/inference.py), then PyTorch fp32.
-CPU_PREFERENCE = ("onnx-int8", "bf16", "onnx", "fp32")
+# Without a speed measured on this CPU, the order of bench/inference.py on a 2-core AMD EPYC (AVX512-BF16):
+# int8 first (when it passed), OpenVINO (bf16 there), PyTorch bf16 where native, ONNX Runtime fp32, PyTorch fp32.
+CPU_PREFERENCE = ("onnx-int8", "openvino", "bf16", "onnx", "fp32")
 
 
 class EngineUnavailable(RuntimeError):
@@ -75,6 +77,31 @@ class OnnxEngine:
         return self.session.run(None, feed)[0].astype(np.float32)
 
 
+class OpenVinoEngine:
+    """The exported ONNX graph compiled by OpenVINO for the CPU (its default precision: bf16 on CPUs with native
+    bf16), latency-tuned: one inference request at a time, as the server's one inference thread sends them."""
+
+    def __init__(self, path: Path, num_threads: int | None = None):
+        try:
+            import openvino
+        except ImportError:
+            raise EngineUnavailable("openvino is not installed (pip install openvino)") from None
+        config = {"PERFORMANCE_HINT": "LATENCY"} | ({"INFERENCE_NUM_THREADS": num_threads} if num_threads else {})
+        try:
+            self.compiled = openvino.Core().compile_model(str(path), "CPU", config)
+        except Exception as err:  # OpenVINO's own error types: a cut or foreign file
+            raise EngineUnavailable(f"{path} cannot be loaded by OpenVINO ({str(err).splitlines()[0]})") from None
+        self.request = self.compiled.create_infer_request()
+        self.input_names = [port.get_any_name() for port in self.compiled.inputs]
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        feed = {name: inputs[name].astype(np.int64) for name in self.input_names}
+        return np.array(self.request.infer(feed)[self.compiled.output(0)], dtype=np.float32)
+
+
+EXPORTED = {"onnx": OnnxEngine, "onnx-int8": OnnxEngine, "openvino": OpenVinoEngine}
+
+
 def onnx_file(model: str, revision: str | None, engine: str) -> Path:
     """The engine's ONNX file, from the model folder or its Hub repo (:class:`EngineUnavailable` when absent)."""
     relative = f"{ONNX_DIR}/{ONNX_FILES[engine]}"
@@ -111,20 +138,22 @@ def passes_parity(entry: dict) -> bool:
     return entry.get("agreement", 0.0) >= MIN_AGREEMENT and entry.get("macro_f1_drop", 1.0) <= MAX_F1_DROP
 
 
-def choose_cpu_engine(parity: dict, cpu: str, native_bf16: bool, onnx_runtime: bool) -> str:
-    """``auto`` on a CPU: the fastest engine that passed parity, by the export's timing on this CPU."""
+def choose_cpu_engine(parity: dict, cpu: str, native_bf16: bool, runtimes: set[str]) -> str:
+    """``auto`` on a CPU: the fastest engine that passed parity, by the export's timing on this CPU; ``runtimes``:
+    the exported engines whose runtime is installed (:func:`installed_runtimes`)."""
     candidates = ["fp32"] + (["bf16"] if native_bf16 else [])
-    if onnx_runtime:
-        candidates += [engine for engine in ONNX_ENGINES if passes_parity(parity.get("engines", {}).get(engine, {}))]
+    candidates += [engine for engine in EXPORTED_ENGINES if engine in runtimes
+                   and passes_parity(parity.get("engines", {}).get(engine, {}))]  # fmt: skip
     speeds = parity.get("speed", {}) if parity.get("cpu") == cpu else {}
     if all(engine in speeds for engine in candidates):
         return max(candidates, key=speeds.__getitem__)
     return next(engine for engine in CPU_PREFERENCE if engine in candidates)
 
 
-def onnx_runtime_installed() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def installed_runtimes() -> set[str]:
+    """The exported engines whose runtime library is installed."""
+    from importlib.util import find_spec
+
+    return ({"onnx", "onnx-int8"} if find_spec("onnxruntime") else set()) | (
+        {"openvino"} if find_spec("openvino") else set()
+    )

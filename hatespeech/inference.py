@@ -20,13 +20,12 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from hatespeech import LABEL2ID
 from hatespeech.engines import (
     ENGINES,
-    ONNX_ENGINES,
+    EXPORTED,
     EngineUnavailable,
-    OnnxEngine,
     TorchEngine,
     choose_cpu_engine,
+    installed_runtimes,
     onnx_file,
-    onnx_runtime_installed,
     read_parity,
 )
 from hatespeech.hardware import cpu_has_bf16_matmul, cpu_info
@@ -115,7 +114,7 @@ def resolve_backend(backend: str, device: torch.device, parity: dict | None = No
         return backend
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return choose_cpu_engine(parity or {}, cpu_info()[0], cpu_has_bf16_matmul(), onnx_runtime_installed())
+    return choose_cpu_engine(parity or {}, cpu_info()[0], cpu_has_bf16_matmul(), installed_runtimes())
 
 
 def length_batches(lengths: list[int], max_size: int, max_tokens: int,
@@ -172,13 +171,13 @@ class Classifier:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         parity = read_parity(model, revision) if backend == "auto" and self.device.type == "cpu" else {}
         self.backend = resolve_backend(backend, self.device, parity)
-        if self.backend in ONNX_ENGINES:
+        if self.backend in EXPORTED:
             if self.device.type != "cpu":
                 raise ModelError(f"the {self.backend} engine runs on the CPU only; use fp32 or bf16 on {self.device}")
             self.tokenizer, self.config = load_tokenizer(model, revision), load_config(model, revision)
             check_tokenizer(self.tokenizer, self.config.vocab_size, model)
             try:
-                self.engine = OnnxEngine(onnx_file(model, revision, self.backend), num_threads)
+                self.engine = EXPORTED[self.backend](onnx_file(model, revision, self.backend), num_threads)
             except EngineUnavailable as err:
                 raise ModelError(str(err)) from None
         else:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import make_tweets
 
-from hatespeech.engines import ENGINES, ONNX_DIR, PARITY_FILE, choose_cpu_engine
+from hatespeech.engines import ENGINES, ONNX_DIR, PARITY_FILE, choose_cpu_engine, installed_runtimes
 from hatespeech.inference import Classifier, ModelError
 
 pytest.importorskip("onnxruntime", reason="the ONNX engines need onnxruntime (requirements.txt)")
@@ -38,8 +38,14 @@ def test_export_writes_both_graphs_config_and_a_parity_report(exported_model_dir
     assert all(report["speed"][engine] > 0 for engine in ENGINES)
 
 
-@pytest.mark.parametrize(("engine", "tolerance"), [("bf16", 0.02), ("onnx", 1e-3), ("onnx-int8", 0.03)])
+# openvino: bf16 on CPUs with native bf16 (fp32 elsewhere), so the bf16 tolerance.
+ENGINE_TOLERANCES = [("bf16", 0.02), ("onnx", 1e-3), ("onnx-int8", 0.03), ("openvino", 0.02)]
+
+
+@pytest.mark.parametrize(("engine", "tolerance"), ENGINE_TOLERANCES)
 def test_every_engine_answers_like_the_fp32_weights(exported_model_dir, engine, tolerance):
+    if engine == "openvino":
+        pytest.importorskip("openvino", reason="the openvino engine needs openvino (requirements.txt)")
     reference = Classifier(str(exported_model_dir), backend="fp32").predict_proba(TEXTS)
     classifier = Classifier(str(exported_model_dir), backend=engine)
     probabilities = classifier.predict_proba(TEXTS)
@@ -76,28 +82,34 @@ def test_onnx_engines_refuse_a_missing_export_and_a_foreign_tokenizer(trained_mo
 
 def test_auto_takes_the_fastest_engine_that_passed_parity_on_this_cpu():
     passed, failed = {"agreement": 1.0, "macro_f1_drop": 0.0}, {"agreement": 0.97, "macro_f1_drop": 0.004}
-    report = {"cpu": "Test CPU", "engines": {"fp32": passed, "bf16": passed, "onnx": passed, "onnx-int8": failed},
-              "speed": {"fp32": 100.0, "bf16": 300.0, "onnx": 200.0, "onnx-int8": 900.0}}  # fmt: skip
-    # int8 is fastest but lost labels: never chosen.
-    assert choose_cpu_engine(report, "Test CPU", native_bf16=True, onnx_runtime=True) == "bf16"
-    assert choose_cpu_engine(report, "Test CPU", native_bf16=False, onnx_runtime=True) == "onnx"
-    assert choose_cpu_engine(report, "Test CPU", native_bf16=False, onnx_runtime=False) == "fp32"
+    engines = {"fp32": passed, "bf16": passed, "onnx": passed, "onnx-int8": failed, "openvino": failed}
+    speed = {"fp32": 100.0, "bf16": 300.0, "onnx": 200.0, "onnx-int8": 900.0, "openvino": 500.0}
+    report = {"cpu": "Test CPU", "engines": engines, "speed": speed}
+    every = {"onnx", "onnx-int8", "openvino"}
+    # int8 and OpenVINO are faster but lost labels: never chosen.
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=True, runtimes=every) == "bf16"
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=False, runtimes=every) == "onnx"
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=False, runtimes=set()) == "fp32"
+    report["engines"]["openvino"] = passed
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=True, runtimes=every) == "openvino"
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=True, runtimes={"onnx", "onnx-int8"}) == "bf16"
     report["engines"]["onnx-int8"] = passed
-    assert choose_cpu_engine(report, "Test CPU", native_bf16=True, onnx_runtime=True) == "onnx-int8"
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=True, runtimes=every) == "onnx-int8"
     # Timed on another CPU: the fixed preference among the engines that passed.
     report["speed"]["onnx-int8"] = 1.0
-    assert choose_cpu_engine(report, "Other CPU", native_bf16=True, onnx_runtime=True) == "onnx-int8"
-    assert choose_cpu_engine(report, "Test CPU", native_bf16=True, onnx_runtime=True) == "bf16"
+    assert choose_cpu_engine(report, "Other CPU", native_bf16=True, runtimes=every) == "onnx-int8"
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=True, runtimes=every) == "openvino"
     # No export at all: bf16 where the CPU has it natively, else fp32.
-    assert choose_cpu_engine({}, "Test CPU", native_bf16=True, onnx_runtime=True) == "bf16"
-    assert choose_cpu_engine({}, "Test CPU", native_bf16=False, onnx_runtime=True) == "fp32"
+    assert choose_cpu_engine({}, "Test CPU", native_bf16=True, runtimes=every) == "bf16"
+    assert choose_cpu_engine({}, "Test CPU", native_bf16=False, runtimes=every) == "fp32"
 
 
 def test_auto_reads_the_exported_report(exported_model_dir, monkeypatch):
     report_path = exported_model_dir / ONNX_DIR / PARITY_FILE
     report = json.loads(report_path.read_text())
     monkeypatch.setattr("hatespeech.inference.cpu_has_bf16_matmul", lambda: False)
-    fastest = max((e for e, entry in report["engines"].items() if entry["passes"] and e != "bf16"),
+    fastest = max((e for e, entry in report["engines"].items() if entry["passes"] and e != "bf16"
+                   and (e != "openvino" or installed_runtimes() >= {"openvino"})),
                   key=report["speed"].__getitem__)  # fmt: skip
     assert Classifier(str(exported_model_dir)).backend == fastest
     probabilities = np.asarray(Classifier(str(exported_model_dir)).predict_proba(TEXTS[:4]))
