@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--batch_sizes", default="64,128", help="Classifier batch sizes to compare.")
     parser.add_argument("--max_batch_tokens", type=int, default=4096, help="Padded-token cap per Classifier batch.")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (every path runs there).")
-    parser.add_argument("--no-onnx", dest="onnx", action="store_false", help="Skip the ONNX Runtime rows.")
+    parser.add_argument("--no-onnx", dest="onnx", action="store_false", help="Skip the exported engines' rows.")
     parser.add_argument("--compile", action="store_true", help="Add a bf16 + torch.compile row (~30 s warm-up).")
     args = parser.parse_args()
 
@@ -70,7 +70,10 @@ def main() -> None:
 
         if not (Path(args.model) / ONNX_DIR / ONNX_FILES["onnx"]).is_file():
             export_onnx(Path(args.model))
-        variants += [(engine, size, False) for engine in ("onnx", "onnx-int8") for size in sizes]
+        from hatespeech.engines import installed_runtimes
+
+        exported = [engine for engine in ("onnx", "onnx-int8", "openvino") if engine in installed_runtimes()]
+        variants += [(engine, size, False) for engine in exported for size in sizes]
     for backend, batch_size, compiled in variants:
         classifier = Classifier(
             args.model,

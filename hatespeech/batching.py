@@ -2,8 +2,10 @@
 
 Single tweets (REST ``/predict_labels_one_tweet``, the UI's Classify button) are micro-batched: a
 batch takes every single tweet already queued (at most ``max_batch``), then waits up to
-``max_wait_ms`` for more (default 0: a lone request is not delayed; under load, requests queue
-while the model is busy and the next batch picks them all up).
+``max_wait_ms`` for more (default 0: a lone request is not delayed). Under load it also waits, for
+at most half the last batch's model time, until as many tweets are queued as the last batch held:
+clients answered together send their next requests together, and without the wait the first of
+them went alone and the rest trickled into small batches (bench/serve.py, 32 clients).
 
 Bulk work (file uploads, JSON batches, the UI's batch tab) is cut into chunks of ``bulk_chunk``
 tweets, and queued single tweets always go before the next chunk: a 10,000-line upload delays a
@@ -40,6 +42,7 @@ class MicroBatcher:
         self.on_idle = on_idle  # called in the inference thread when bulk work has drained
         self.bulk_chunk = bulk_chunk
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self.last_batch, self.last_seconds = 0, 0.0  # the last single-tweet batch's size and model time
         self.singles: deque[tuple[str, asyncio.Future]] = deque()
         self.bulk: deque[tuple[list[str], asyncio.Future]] = deque()
         self.wake: asyncio.Event | None = None
@@ -88,7 +91,9 @@ class MicroBatcher:
             if self.singles:
                 batch = await self._take_singles()
                 if batch:
+                    started = asyncio.get_running_loop().time()
                     outcome = await self._classify([text for text, _ in batch])
+                    self.last_batch, self.last_seconds = len(batch), asyncio.get_running_loop().time() - started
                     for index, (_, future) in enumerate(batch):
                         _deliver(future, outcome if isinstance(outcome, Exception) else outcome[index])
             elif self.bulk:
@@ -102,15 +107,17 @@ class MicroBatcher:
 
     async def _take_singles(self) -> list[tuple[str, asyncio.Future]]:
         batch: list[tuple[str, asyncio.Future]] = []
-        deadline = asyncio.get_running_loop().time() + self.max_wait
+        loop = asyncio.get_running_loop()
+        deadline, fill_deadline = loop.time() + self.max_wait, loop.time() + self.last_seconds / 2
         while len(batch) < self.max_batch:
             while self.singles and len(batch) < self.max_batch:
                 item = self.singles.popleft()
                 if not item[1].done():
                     batch.append(item)
-            if len(batch) == self.max_batch or asyncio.get_running_loop().time() >= deadline:
+            filling = len(batch) < self.last_batch and loop.time() < fill_deadline
+            if len(batch) == self.max_batch or (loop.time() >= deadline and not filling):
                 break
-            await asyncio.sleep(min(0.001, self.max_wait))  # wait briefly for more single tweets
+            await asyncio.sleep(0.0005)  # wait briefly for more single tweets
         return batch
 
     async def _classify(self, texts: list[str]) -> list[Prediction] | Exception:
