@@ -206,8 +206,20 @@ def rule5(rows: list[dict]) -> dict[str, dict]:
     return out
 
 
+def choose(scores: dict[str, dict], candidates: list[str], margin: float) -> str | None:
+    """The fixed choice: the best rule 5 among the candidates; every candidate within ``margin`` of it ties,
+    and of those the higher held-out disguised score wins. None while a candidate has folds to run."""
+    if not all(name in scores and scores[name]["complete"] for name in candidates):
+        return None
+    scores = {name: scores[name] for name in candidates}
+    best = max(entry["rule5"] for entry in scores.values())
+    tied = [name for name, entry in scores.items() if best - entry["rule5"] <= margin]
+    return max(tied, key=lambda name: scores[name]["rule5_perturbed"])
+
+
 def rank_table(rows: list[dict]) -> str:
-    """Markdown: candidates by rule 5 (complete ones first), then each source's held-out score."""
+    """Markdown: candidates by rule 5 (complete ones first), then each source's held-out score, then the
+    fixed choice (:func:`choose`)."""
     scores = rule5(rows)
     ranked = sorted(scores.items(), key=lambda item: (not item[1]["complete"], -item[1]["rule5"]))
     sources = sorted({source for entry in scores.values() for source in entry["clean"]})
@@ -220,7 +232,12 @@ def rank_table(rows: list[dict]) -> str:
     for name, entry in ranked:
         lines.append(f"| {name} | " + " | ".join(f"{entry['clean'].get(s, float('nan')):.4f}" for s in sources) + " |")
     hardware = sorted({r["hardware"] for r in rows})
-    return "\n".join(lines) + f"\n\nHardware: {'; '.join(hardware)}"
+    fixed = yaml.safe_load(LSO_CONFIG.read_text())
+    chosen = choose(scores, fixed["candidates"], fixed["tie_margin"])
+    verdict = (f"Chosen by rule 5 (tie margin {fixed['tie_margin']}, tie-break: held-out disguised validation): "
+               f"**{chosen}**"
+               if chosen else "Nothing chosen yet: a candidate has folds to run.")  # fmt: skip
+    return "\n".join(lines) + f"\n\n{verdict}\n\nHardware: {'; '.join(hardware)}"
 
 
 def _spread(group: list[dict], key: str, index: int | None = None) -> str:

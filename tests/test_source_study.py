@@ -42,3 +42,19 @@ def test_rule5_is_the_mean_over_the_eight_held_out_sources_and_needs_every_fold(
     lines = table.splitlines()
     assert lines[2].startswith("| eight | A,B,C | 0.7125 |") and "| eight-aug | A (incomplete) |" in lines[3]
     assert "Hardware: test CPU" in table
+
+
+def test_the_choice_waits_for_every_candidate_then_breaks_ties_on_disguised_text():
+    def scores(rule5: float, disguised: float, complete: bool = True) -> dict:
+        return {"rule5": rule5, "rule5_perturbed": disguised, "complete": complete}
+
+    candidates = ["b", "c", "d"]
+    entries = {"b": scores(0.600, 0.50), "c": scores(0.597, 0.52), "d": scores(0.590, 0.60, complete=False)}
+    assert source_study.choose(entries, candidates, margin=0.005) is None  # d has folds to run
+    assert source_study.choose({k: v for k, v in entries.items() if k != "d"}, candidates, 0.005) is None
+    entries["d"]["complete"] = True
+    # c ties with b (0.003 apart) and reads disguised text better; d is outside the margin however well it does.
+    assert source_study.choose(entries, candidates, margin=0.005) == "c"
+    assert source_study.choose(entries, candidates, margin=0.001) == "b"
+    entries["d"]["rule5"] = 0.596
+    assert source_study.choose(entries, candidates, margin=0.005) == "d"
