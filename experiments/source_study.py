@@ -70,10 +70,15 @@ def main() -> None:
     parser.add_argument("--leave_source_out", action="store_true", help="Fold runs of each candidate (rule 5).")
     parser.add_argument("--record", default="results/leave-source-out", help="Where run summaries are kept.")
     parser.add_argument("--rank", metavar="RECORDS", help="Print the rule-5 ranking of these records and stop.")
+    parser.add_argument("--final", nargs="+", metavar="RECORDS", help="Print the goals table of these record "
+                        "folders (final runs and only-<source> baselines) and stop.")  # fmt: skip
     parser.add_argument("train_args", nargs="*", help="More train.py flags for every run (after --).")
     args = parser.parse_args()
     if args.rank:
         print(rank_table(load_records(Path(args.rank))))
+        return
+    if args.final:
+        print(final_table([row for folder in args.final for row in load_records(Path(folder))]))
         return
     if args.summarize:
         folders = [f for root in map(Path, args.summarize) for f in ([root] if (root / "panel.json").exists()
@@ -155,8 +160,55 @@ def summarize(folder: Path) -> dict:
         "hatecheck_below_half": sorted(f for f, v in hatecheck["functionalities"].items() if v < 0.5)
         if hatecheck else None,
         "test_by_source": {name: round(s["macro_f1"], 4) for name, s in panel["test"].items()},
+        "worst_identity": _worst_identity(panel),
         "train_rows": train["data_sizes"], "wall_time_s": train["wall_time_s"], "hardware": train["hardware"],
     }  # fmt: skip
+
+
+def _worst_identity(panel: dict) -> list | None:
+    """[identity, its non-hateful false-positive rate] with the highest rate (enough cases), or None."""
+    from hatespeech.panel import worst_identity
+
+    row = worst_identity(panel)
+    return [f"{row['source']}:{row['identity']}", round(row["false_positive_rate"], 3)] if row else None
+
+
+def final_table(rows: list[dict]) -> str:
+    """Markdown: per configuration, the mean of its seeds on each goal of the study. A source's baseline is its
+    own test macro-F1 in the TweetEval + source run (``only-<source>``, in ``rows`` too): "no source sacrificed"."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["run"].rsplit("-seed", 1)[0], []).append(r)
+    baselines = {name.removeprefix("only-"): statistics.mean(r["test_by_source"][name.removeprefix("only-")]
+                                                             for r in group)
+                 for name, group in groups.items() if name.startswith("only-")}  # fmt: skip
+    lines = ["| configuration | seeds | rule 4 (all val) | TweetEval val / test | pred. hate (test) | "
+             "HateCheck o / h / nh | disguised − clean val | worst identity FPR (any seed) | "
+             "below its baseline (test) |",
+             "|---" * 9 + "|"]  # fmt: skip
+    for name, group in groups.items():
+        if name.startswith("only-"):
+            continue
+
+        def mean(key: str, index: int | None = None, runs: list[dict] = group) -> float:
+            values = [r[key] if index is None else r[key][index] for r in runs if r.get(key) is not None]
+            return statistics.mean(values) if values else float("nan")
+
+        below = [f"{source} ({mean_of:.3f} < {floor:.3f})" for source, floor in sorted(baselines.items())
+                 if (mean_of := statistics.mean(r["test_by_source"][source] for r in group)) < floor]  # fmt: skip
+        worst = max((r["worst_identity"] for r in group if r.get("worst_identity")), key=lambda w: w[1], default=None)
+        lines.append(
+            f"| {name} | {','.join(str(r['seed']) for r in group)} | {mean('rule_all_sources'):.4f} | "
+            f"{mean('tweeteval_validation'):.4f} / {mean('tweeteval_test'):.4f} | {mean('pred_hate_rate_test'):.3f} | "
+            f"{mean('hatecheck', 0):.3f} / {mean('hatecheck', 1):.3f} / {mean('hatecheck', 2):.3f} | "
+            f"{_signed(mean('validation_perturbed_mean') - mean('rule_all_sources'))} | "
+            f"{f'{worst[0]} {worst[1]:.2f}' if worst else '-'} | {', '.join(below) or 'none'} |"
+        )
+    return "\n".join(lines)
+
+
+def _signed(value: float) -> str:
+    return "-" if value != value else f"{value:+.4f}"  # NaN: runs from before the disguised panel
 
 
 def summary_table(rows: list[dict]) -> str:
@@ -185,7 +237,12 @@ def summary_table(rows: list[dict]) -> str:
 
 
 def load_records(folder: Path) -> list[dict]:
-    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+    """The run summaries in ``folder``: one per file, or a list per file (an older study's summary.json)."""
+    rows: list[dict] = []
+    for path in sorted(folder.glob("*.json")):
+        loaded = json.loads(path.read_text())
+        rows += loaded if isinstance(loaded, list) else [loaded]
+    return rows
 
 
 def rule5(rows: list[dict]) -> dict[str, dict]:
