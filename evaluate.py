@@ -33,8 +33,10 @@ class EvaluationArguments:
     batch_size: int = field(default=128, metadata={"help": "Most tweets per forward pass."})
     backend: str = field(
         default="auto",
-        metadata={"help": "auto (the fastest engine that passed the export's parity check; bf16 on GPUs), "
-                          "fp32, bf16, onnx, onnx-int8 or openvino (after python -m hatespeech.export onnx)."},
+        metadata={
+            "help": "auto (the fastest engine that passed the export's parity check; bf16 on GPUs), "
+            "fp32, bf16, onnx, onnx-int8 or openvino (after python -m hatespeech.export onnx)."
+        },
     )
 
 

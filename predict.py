@@ -30,8 +30,12 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--batch_size", type=int, default=128, help="Most tweets per forward pass.")
     parser.add_argument("--max_batch_tokens", type=int, default=4096, help="Most padded tokens per forward pass.")
     parser.add_argument("--chunk_size", type=int, default=4096, help="Tweets read and classified at a time.")
-    parser.add_argument("--backend", default="auto", choices=("auto", "fp32", "bf16", "onnx", "onnx-int8", "openvino"),
-                        help="Inference engine; auto: the fastest that passed the export's parity check.")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "onnx", "onnx-int8", "openvino"),
+        help="Inference engine; auto: the fastest that passed the export's parity check.",
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (~30 s warm-up; big files).")
     parser.add_argument("--num_threads", type=int, help="torch CPU threads (default: torch's choice).")
     return parser.parse_args(argv)
