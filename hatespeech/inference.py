@@ -37,7 +37,8 @@ BACKENDS = ("auto",) + ENGINES
 # Models saved before the run's settings travelled with them were all trained at this length.
 LEGACY_MAX_LENGTH = 128
 # What one more model call costs, in padded tokens' worth of compute: a short text starts a batch of its own
-# rather than join longer ones when padding it (and them) would cost more (bench/inference.py, MiniLM on CPU).
+# rather than join longer ones when padding it (and them) would cost more. From bench/serve.py's one-tweet and
+# batch-of-32 times on the 2-core AMD EPYC: about 40 tokens for OpenVINO, 100 for PyTorch bf16.
 CALL_OVERHEAD_TOKENS = 64
 # Texts tokenised at once by predict_proba: big enough to sort by length, small enough for flat memory.
 STREAM_CHUNK = 8192
