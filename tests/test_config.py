@@ -3,7 +3,7 @@
 import pytest
 
 import train
-from hatespeech.config import ConfigError, parse_config
+from hatespeech.config import REPO_ROOT, ConfigError, parse_config
 from hatespeech.data import DataArguments
 from hatespeech.training import TrainingArguments
 
@@ -45,3 +45,15 @@ def test_unknown_yaml_option_is_a_clear_error(tmp_path, capsys):
     assert "unknown option(s) ['learning_rat']" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="not found"):
         parse_config((DataArguments,), ["--config", str(tmp_path / "missing.yaml")], None)
+
+
+@pytest.mark.parametrize("name", ["train.yaml", "train_mix.yaml", "train_full.yaml"])
+def test_every_shipped_training_config_parses(name, tmp_path):
+    from hatespeech.training import parse_train_args
+
+    data_args, _, _, training_args = parse_train_args(
+        ["--config", str(REPO_ROOT / "configs" / name), "--output_dir", str(tmp_path), "--use_cpu"]
+    )[:4]
+    assert training_args.load_best_model_at_end and data_args.max_seq_length == 128
+    if name == "train_full.yaml":  # the configuration rule 5 chose: eight sources, temperature 2
+        assert len(data_args.sources) == 7 and data_args.source_temperature == 2
