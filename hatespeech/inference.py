@@ -7,6 +7,8 @@ did, from what the run saved with the model: the tweet normaliser inside the tok
 It groups texts of similar token length so each batch pads little (and caps the padded
 tokens per batch, so a long tweet does not pad a whole batch of short ones), and labels by argmax
 (a threshold tuned in training is already folded into the head, see ``hatespeech.threshold``).
+The network itself runs on one of ``hatespeech.engines``: the PyTorch weights (fp32, bf16) or the
+exported graph (ONNX Runtime fp32 and int8, OpenVINO), all fed the same padded batches.
 """
 
 import logging
