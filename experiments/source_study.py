@@ -194,8 +194,13 @@ def final_table(rows: list[dict]) -> str:
             values = [r[key] if index is None else r[key][index] for r in runs if r.get(key) is not None]
             return statistics.mean(values) if values else float("nan")
 
-        below = [f"{source} ({mean_of:.3f} < {floor:.3f})" for source, floor in sorted(baselines.items())
-                 if (mean_of := statistics.mean(r["test_by_source"][source] for r in group)) < floor]  # fmt: skip
+        tested = {
+            source: statistics.mean(r["test_by_source"][source] for r in group)
+            for source in baselines
+            if all(source in r["test_by_source"] for r in group)
+        }  # older runs lack the newer sources
+        below = [f"{source} ({tested[source]:.3f} < {floor:.3f})" for source, floor in sorted(baselines.items())
+                 if source in tested and tested[source] < floor]  # fmt: skip
         worst = max((r["worst_identity"] for r in group if r.get("worst_identity")), key=lambda w: w[1], default=None)
         lines.append(
             f"| {name} | {','.join(str(r['seed']) for r in group)} | {mean('rule_all_sources'):.4f} | "
