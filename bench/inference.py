@@ -65,8 +65,9 @@ def main() -> None:
     if args.onnx:
         from pathlib import Path
 
-        from hatespeech.engines import ONNX_DIR, ONNX_FILES
+        from hatespeech.engines import ONNX_FILES
         from hatespeech.export import export_onnx
+        from hatespeech.run_folder import ONNX_DIR
 
         if not (Path(args.model) / ONNX_DIR / ONNX_FILES["onnx"]).is_file():
             export_onnx(Path(args.model))

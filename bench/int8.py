@@ -34,9 +34,10 @@ def main() -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from hatespeech.data import DataArguments, load_split
-    from hatespeech.engines import ONNX_DIR, ONNX_FILES, OnnxEngine
+    from hatespeech.engines import ONNX_FILES, OnnxEngine
     from hatespeech.export import export_onnx
     from hatespeech.inference import Classifier
+    from hatespeech.run_folder import ONNX_DIR
 
     data = DataArguments(data_dir=args.data_dir)
     texts, train = load_split(data, "validation")["text"], load_split(data, "train")["text"]

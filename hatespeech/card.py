@@ -10,7 +10,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from hatespeech.evaluation import SHOWN_SPLITS, leaderboard_table
 from hatespeech.modeling import EMBEDDED_MODEL
 from hatespeech.panel import panel_markdown
-from hatespeech.run_folder import CARD, IDENTITY_PLOT, SEARCH, RunFolder
+from hatespeech.run_folder import CARD, IDENTITY_PLOT, PARITY, SEARCH, RunFolder
 
 # Package data (hub_card.md at the top of the checkout links here), so an installed package renders it.
 TEMPLATE = Path(__file__).parent / "templates" / "hub_card.md"
@@ -82,7 +82,7 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
 
 def _onnx_parity(run: RunFolder) -> dict | None:
     """The export's parity report (``python -m hatespeech.export onnx``), when the run was exported."""
-    path = run.file("onnx/parity.json")
+    path = run.file(PARITY)
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 

@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hatespeech.run_folder import ONNX_DIR, PARITY, run_file
+
 logger = logging.getLogger(__name__)
 
 TORCH_ENGINES = ("fp32", "bf16")
 EXPORTED_ENGINES = ("onnx", "onnx-int8", "openvino")
 ENGINES = TORCH_ENGINES + EXPORTED_ENGINES
-ONNX_DIR = "onnx"
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_quantized.onnx", "openvino": "model.onnx"}
-PARITY_FILE = "parity.json"
 MIN_AGREEMENT = 0.995
 MAX_F1_DROP = 0.005
 # Without a speed measured on this CPU, the order of bench/inference.py on a 2-core AMD EPYC (AVX512-BF16):
@@ -105,32 +105,18 @@ EXPORTED = {"onnx": OnnxEngine, "onnx-int8": OnnxEngine, "openvino": OpenVinoEng
 def onnx_file(model: str, revision: str | None, engine: str) -> Path:
     """The engine's ONNX file, from the model folder or its Hub repo (:class:`EngineUnavailable` when absent)."""
     relative = f"{ONNX_DIR}/{ONNX_FILES[engine]}"
-    folder = Path(model)
-    if folder.is_dir():
-        if (folder / relative).is_file():
-            return folder / relative
-    else:
-        from huggingface_hub import hf_hub_download
-
-        try:
-            return Path(hf_hub_download(model, relative, revision=revision))
-        except Exception:  # not exported for this model, or the Hub cannot be reached
-            pass
-    raise EngineUnavailable(f"{model} has no {relative}: run `python -m hatespeech.export onnx <model folder>`")
+    path = run_file(model, revision, relative)
+    if path is None:
+        raise EngineUnavailable(f"{model} has no {relative}: run `python -m hatespeech.export onnx <model folder>`")
+    return path
 
 
 def read_parity(model: str, revision: str | None) -> dict:
     """The export's parity report (``{}`` when the model was not exported or the file cannot be read)."""
-    folder = Path(model)
+    path = run_file(model, revision, PARITY)
     try:
-        if folder.is_dir():
-            path = folder / ONNX_DIR / PARITY_FILE
-        else:
-            from huggingface_hub import hf_hub_download
-
-            path = Path(hf_hub_download(model, f"{ONNX_DIR}/{PARITY_FILE}", revision=revision))
-        return json.loads(path.read_text(encoding="utf-8"))
-    except Exception:  # no export: auto simply chooses among the PyTorch engines
+        return json.loads(path.read_text(encoding="utf-8")) if path else {}
+    except (OSError, ValueError):  # a damaged report: auto simply chooses among the PyTorch engines
         return {}
 
 

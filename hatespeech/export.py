@@ -23,9 +23,10 @@ import numpy as np
 import torch
 from sklearn.metrics import f1_score
 
-from hatespeech.engines import ENGINES, MAX_F1_DROP, MIN_AGREEMENT, ONNX_DIR, ONNX_FILES, PARITY_FILE, passes_parity
+from hatespeech.engines import ENGINES, MAX_F1_DROP, MIN_AGREEMENT, ONNX_FILES, passes_parity
 from hatespeech.hardware import cpu_info
 from hatespeech.inference import Classifier, ModelError, load_model_and_tokenizer
+from hatespeech.run_folder import ONNX_DIR, PARITY
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ExportError, ModelError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    (target / PARITY_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (args.model / PARITY).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     for engine, entry in report["engines"].items():
         verdict = "passes" if entry["passes"] else "FAILS parity (auto will not choose it)"
         print(f"{engine:10s} labels = fp32 {entry['agreement']:.4f}  macro-F1 {entry['macro_f1']:.4f}  "

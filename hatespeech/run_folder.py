@@ -11,9 +11,10 @@
         search/                  trials.csv, best_trial.json, history.png (after --search)
         panel.json               the evaluation panel: sources' splits, HateCheck (hatespeech.panel)
         reference.json           validation statistics the server's drift metrics compare with (hatespeech.monitoring)
+        onnx/                    the exported graphs and their parity report (python -m hatespeech.export onnx)
         README.md                the model card
 
-The names are relative, so the same layout is read from a Hub repo (``hf_hub_download(repo, name)``).
+The names are relative, so the same layout is read from a Hub repo (:func:`run_file`).
 """
 
 import json
@@ -32,6 +33,8 @@ PLOTS = "plots"
 SEARCH = "search"
 PLOT_KINDS = ("confusion_matrix", "precision_recall", "reliability")
 IDENTITY_PLOT = f"{PLOTS}/identity_false_positives.png"  # written with the panel (hatespeech.panel)
+ONNX_DIR = "onnx"
+PARITY = f"{ONNX_DIR}/parity.json"
 
 
 # Everything a run writes (the model files are the Trainer's; optuna.db is the default study storage, so a
@@ -39,7 +42,20 @@ IDENTITY_PLOT = f"{PLOTS}/identity_false_positives.png"  # written with the pane
 OWNED = (CONFIG, TRAIN_RESULTS, RESULTS, CARD, PANEL, REFERENCE, "predictions_*.txt", PLOTS, SEARCH, "checkpoint-*",
          "runs", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
          "special_tokens_map.json", "vocab.txt", "training_args.bin", "trainer_state.json", "*_results.json",
-         "optuna.db", "onnx")  # fmt: skip
+         "optuna.db", ONNX_DIR)  # fmt: skip
+
+
+def run_file(model_id: str, revision: str | None, name: str) -> Path | None:
+    """A file of the model's run folder, local or from the Hub; None when absent."""
+    folder = Path(model_id)
+    if folder.is_dir():
+        return folder / name if (folder / name).is_file() else None
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(model_id, name, revision=revision))
+    except Exception:  # a model without this file still serves
+        return None
 
 
 class RunFolderError(ValueError):

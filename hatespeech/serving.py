@@ -19,7 +19,7 @@ from hatespeech.explain import WordWeight, occluded_texts, weights_from
 from hatespeech.feedback import FeedbackRefused, FeedbackStore, RateLimiter, record
 from hatespeech.inference import Classifier, Prediction
 from hatespeech.monitoring import DEFAULT_WINDOW, DriftCollector, DriftWindow, read_reference
-from hatespeech.run_folder import REFERENCE
+from hatespeech.run_folder import REFERENCE, run_file
 
 WARM_UP_TEXT = "a warm-up tweet of a typical length, before the first request @user http"
 WARM_UP_BATCHES = (1, 32)
@@ -95,19 +95,6 @@ def _load_libc():
 
 
 _LIBC = _load_libc()
-
-
-def run_file(model_id: str, revision: str | None, name: str) -> Path | None:
-    """A file of the model's run folder (``hatespeech.run_folder``), local or from the Hub; None when absent."""
-    folder = Path(model_id)
-    if folder.is_dir():
-        return folder / name if (folder / name).is_file() else None
-    from huggingface_hub import hf_hub_download
-
-    try:
-        return Path(hf_hub_download(model_id, name, revision=revision))
-    except Exception:  # a model without this file still serves
-        return None
 
 
 def public_model_name(model_id: str) -> str:

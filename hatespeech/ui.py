@@ -21,8 +21,8 @@ from hatespeech.feedback import FeedbackRefused
 from hatespeech.monitoring import LENGTH_EDGES, PROBABILITY_EDGES, drift
 from hatespeech.panel import panel_markdown
 from hatespeech.prediction_files import spreadsheet_safe
-from hatespeech.run_folder import IDENTITY_PLOT, PANEL, RESULTS, plot_names
-from hatespeech.serving import ModelService, public_model_name, run_file
+from hatespeech.run_folder import IDENTITY_PLOT, PANEL, RESULTS, plot_names, run_file
+from hatespeech.serving import ModelService, public_model_name
 from hatespeech.tweets import FILE_SUFFIXES, MAX_FILE_BYTES, MAX_TWEET_CHARS, TweetError, check_tweet, read_upload
 
 logger = logging.getLogger(__name__)

@@ -8,10 +8,12 @@ import pytest
 import torch
 from conftest import make_tweets
 
-from hatespeech.engines import ENGINES, ONNX_DIR, PARITY_FILE, choose_cpu_engine, installed_runtimes
+from hatespeech.engines import ENGINES, choose_cpu_engine, installed_runtimes
 from hatespeech.inference import Classifier, ModelError
+from hatespeech.run_folder import ONNX_DIR, PARITY
 
 pytest.importorskip("onnxruntime", reason="the ONNX engines need onnxruntime (requirements.txt)")
+PARITY_FILE = PARITY.removeprefix(f"{ONNX_DIR}/")
 TEXTS = make_tweets(40, seed=7)[0] + ["@Bob_99 go back invaders https://t.co/x1", "", "nice " * 40]
 
 
