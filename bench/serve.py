@@ -29,6 +29,9 @@ import aiohttp
 import httpx
 from common import REPO_ROOT, describe, machine, markdown_table, median_seconds, save
 
+# py-spy's raw samples of the --profile run.
+RESULTS_TMP = Path(tempfile.gettempdir()) / "serve-profile.txt"
+
 
 def free_port() -> int:
     import socket
@@ -197,8 +200,6 @@ def main() -> None:
     payload = {"model": args.model, "engines": engines, "profile_one_client": breakdown, "server_env": server_env}
     print(f"\nResults: {save('serve', {**payload, 'rows': results})}")
 
-
-RESULTS_TMP = Path(tempfile.gettempdir()) / "serve-profile.txt"
 
 if __name__ == "__main__":
     main()
