@@ -174,19 +174,20 @@ def _worst_identity(panel: dict) -> list | None:
 
 
 def final_table(rows: list[dict]) -> str:
-    """Markdown: per configuration, the mean of its seeds on each goal of the study. A source's baseline is its
-    own test macro-F1 in the TweetEval + source run (``only-<source>``, in ``rows`` too): "no source sacrificed"."""
-    groups: dict[str, list[dict]] = {}
+    """Markdown: per configuration and machine, the mean of its seeds on each goal of the study. A source's
+    baseline is its own test macro-F1 in the TweetEval + source run (``only-<source>``, in ``rows`` too): "no
+    source sacrificed". Runs of one configuration on different machines stay apart (separate studies)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
-        groups.setdefault(r["run"].rsplit("-seed", 1)[0], []).append(r)
+        groups.setdefault((r["run"].rsplit("-seed", 1)[0], r.get("hardware", "-")), []).append(r)
     baselines = {name.removeprefix("only-"): statistics.mean(r["test_by_source"][name.removeprefix("only-")]
                                                              for r in group)
-                 for name, group in groups.items() if name.startswith("only-")}  # fmt: skip
-    lines = ["| configuration | seeds | rule 4 (all val) | TweetEval val / test | pred. hate (test) | "
+                 for (name, _), group in groups.items() if name.startswith("only-")}  # fmt: skip
+    lines = ["| configuration | machine | seeds | rule 4 (all val) | TweetEval val / test | pred. hate (test) | "
              "HateCheck o / h / nh | disguised − clean val | worst identity FPR (any seed) | "
              "below its baseline (test) |",
-             "|---" * 9 + "|"]  # fmt: skip
-    for name, group in groups.items():
+             "|---" * 10 + "|"]  # fmt: skip
+    for (name, machine), group in groups.items():
         if name.startswith("only-"):
             continue
 
@@ -203,7 +204,7 @@ def final_table(rows: list[dict]) -> str:
                  if source in tested and tested[source] < floor]  # fmt: skip
         worst = max((r["worst_identity"] for r in group if r.get("worst_identity")), key=lambda w: w[1], default=None)
         lines.append(
-            f"| {name} | {','.join(str(r['seed']) for r in group)} | {mean('rule_all_sources'):.4f} | "
+            f"| {name} | {machine} | {','.join(str(r['seed']) for r in group)} | {mean('rule_all_sources'):.4f} | "
             f"{mean('tweeteval_validation'):.4f} / {mean('tweeteval_test'):.4f} | {mean('pred_hate_rate_test'):.3f} | "
             f"{mean('hatecheck', 0):.3f} / {mean('hatecheck', 1):.3f} / {mean('hatecheck', 2):.3f} | "
             f"{_signed(mean('validation_perturbed_mean') - mean('rule_all_sources'))} | "

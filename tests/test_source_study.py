@@ -61,21 +61,25 @@ def test_the_choice_waits_for_every_candidate_then_breaks_ties_on_disguised_text
 
 
 def test_the_goals_table_compares_each_source_with_its_own_baseline():
-    def run(name: str, seed: int, test_by_source: dict) -> dict:
+    def run(name: str, seed: int, test_by_source: dict, hardware: str = "CPU") -> dict:
         return {"run": f"{name}-seed{seed}", "seed": seed, "rule_all_sources": 0.7, "tweeteval_validation": 0.75,
                 "tweeteval_test": 0.57, "pred_hate_rate_test": 0.6, "hatecheck": [0.6, 0.5, 0.7],
                 "validation_perturbed_mean": 0.66, "worst_identity": ["hatecheck:women", 0.4],
-                "test_by_source": test_by_source}  # fmt: skip
+                "test_by_source": test_by_source, "hardware": hardware}  # fmt: skip
 
-    rows = [run("only-ethos", 42, {"ethos": 0.80}), run("only-mlma", 42, {"mlma": 0.50}),
+    rows = [run("only-ethos", 42, {"ethos": 0.80}, "GPU"), run("only-mlma", 42, {"mlma": 0.50}),
             run("mix", 42, {"ethos": 0.78, "mlma": 0.52}), run("mix", 43, {"ethos": 0.80, "mlma": 0.50}),
-            run("old", 42, {"ethos": 0.90})]  # fmt: skip
+            run("mix", 42, {"ethos": 0.90, "mlma": 0.40}, "GPU"), run("old", 42, {"ethos": 0.90})]  # fmt: skip
     lines = source_study.final_table(rows).splitlines()
-    mix, old = (
-        next(line for line in lines if line.startswith("| mix ")),
+    mix, mix_gpu, old = (
+        next(line for line in lines if line.startswith("| mix | CPU |")),
+        next(line for line in lines if line.startswith("| mix | GPU |")),
         next(line for line in lines if "| old " in line),
     )
     # mix: ethos 0.79 < 0.80 is below its baseline, mlma 0.51 is not; "old" never scored mlma: not compared.
     assert "| 42,43 |" in mix and "ethos (0.790 < 0.800)" in mix and "mlma" not in mix
     assert mix.endswith("| -0.0400 | hatecheck:women 0.40 | ethos (0.790 < 0.800) |")
+    # The same configuration and seed on another machine is its own row, never averaged in; baselines are
+    # shared whatever machine ran them.
+    assert "| 42 |" in mix_gpu and mix_gpu.endswith("| mlma (0.400 < 0.500) |")
     assert old.endswith("| none |") and not any(line.startswith("| only-") for line in lines)
