@@ -34,6 +34,7 @@ from hatespeech.evaluation import write_report
 from hatespeech.hardware import describe_hardware
 from hatespeech.hub import HubError, push_folder
 from hatespeech.inference import Classifier
+from hatespeech.modeling import check_max_seq_length
 from hatespeech.panel import evaluate_panel, write_panel
 from hatespeech.run_folder import RunFolder, RunFolderError
 from hatespeech.search import SearchError, continues_study
@@ -54,6 +55,7 @@ def run(data_args, model_args, search_args, training_args) -> dict[str, dict] | 
     """The recipe; returns each split's TweetEval scores (on the main process; None on a search-only worker)."""
     started = time.time()
     set_seed(training_args.seed)
+    check_max_seq_length(model_args, data_args.max_seq_length)  # before the run folder is claimed
     # The run folder is this run's alone (an earlier run is refused, replaced, or resumed with the same data).
     options = resolved_config(data_args, model_args, search_args, training_args)
     if training_args.process_index == 0:
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                         push_to_hub, hub_token)  # fmt: skip
         finished = True
         return status
-    except (DataError, SearchError, RunFolderError) as err:
+    except (ConfigError, DataError, SearchError, RunFolderError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     finally:

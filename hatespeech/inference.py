@@ -31,6 +31,7 @@ from hatespeech.engines import (
     read_parity,
 )
 from hatespeech.hardware import cpu_has_bf16_matmul, cpu_info
+from hatespeech.modeling import position_limit
 from hatespeech.text import carries_tweet_normalizer, normalize_tweet
 
 logger = logging.getLogger(__name__)
@@ -188,8 +189,10 @@ class Classifier:
             self.config = network.config
             dtype = torch.bfloat16 if self.backend == "bf16" else torch.float32
             self.engine = TorchEngine(network, self.device, dtype, compile)
-        # What the run saved with the model: its maximum length and whether it normalised tweets.
+        # What the run saved with the model: its maximum length (never more than the encoder has positions for)
+        # and whether it normalised tweets.
         self.max_length = max_length or getattr(self.config, "max_seq_length", None) or LEGACY_MAX_LENGTH
+        self.max_length = min(self.max_length, position_limit(self.config) or self.max_length)
         self.normalize = getattr(self.config, "normalize_text", True) and not carries_tweet_normalizer(self.tokenizer)
         self.id2label = {int(i): name for i, name in self.config.id2label.items()}
 

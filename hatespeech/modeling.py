@@ -3,13 +3,24 @@
 import logging
 from dataclasses import dataclass, field
 
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedModel,
+)
 
 from hatespeech import ID2LABEL, LABEL2ID
+from hatespeech.config import ConfigError
 
 logger = logging.getLogger(__name__)
 
 EMBEDDED_MODEL = "embedded:all-MiniLM-L6-v2"
+# Encoders whose position ids start after the padding index (RoBERTa's scheme): pad_token_id + 1 rows of
+# their position table are never a token's.
+PADDING_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "data2vec-text", "longformer",
+                            "roberta-prelayernorm", "mpnet"}  # fmt: skip
 
 
 @dataclass
@@ -45,6 +56,26 @@ def resolve_model_path(name_or_path: str) -> str:
 def get_tokenizer(args: ModelArguments):
     """The base model's fast tokenizer."""
     return AutoTokenizer.from_pretrained(resolve_model_path(args.model_name_or_path), revision=args.model_revision)
+
+
+def position_limit(config: PretrainedConfig) -> int | None:
+    """The most tokens the encoder can read at once (its position table), or None where it has none."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is None:
+        return None
+    if config.model_type in PADDING_OFFSET_POSITIONS:
+        positions -= (config.pad_token_id or 0) + 1
+    return positions
+
+
+def check_max_seq_length(args: ModelArguments, max_seq_length: int) -> None:
+    """Refuse a maximum length the encoder has no positions for: training would stop at the first long tweet."""
+    config = AutoConfig.from_pretrained(resolve_model_path(args.model_name_or_path), revision=args.model_revision)
+    limit = position_limit(config)
+    if limit is not None and max_seq_length > limit:
+        raise ConfigError(
+            f"--max_seq_length {max_seq_length} is more than {args.model_name_or_path} can read ({limit} positions)"
+        )
 
 
 def get_model(args: ModelArguments) -> PreTrainedModel:

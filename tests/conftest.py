@@ -179,7 +179,7 @@ def tiny_model_dir(tmp_path_factory):
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=64,
+        max_position_embeddings=128,  # the default --max_seq_length fits
     )
     BertModel(config).save_pretrained(folder)
     return folder

@@ -212,6 +212,25 @@ def test_resuming_with_other_data_options_is_refused(train_args, tmp_path, capsy
     assert train.main([*quick, "--resume_from_checkpoint", "latest"]) == 0  # the same data: resumes
 
 
+def test_a_length_the_encoder_has_no_positions_for_is_refused_before_anything_is_written(train_args, tmp_path,
+                                                                                        capsys):  # fmt: skip
+    """The tiny encoder has 128 positions: a 200-token maximum would crash at the first long tweet, mid-run."""
+    assert train.main([*train_args, "--max_seq_length", "200"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--max_seq_length 200 is more than" in error and "(128 positions)" in error
+    assert not (tmp_path / "out").exists()  # the folder is not claimed: the corrected command just runs
+
+
+def test_the_position_limit_follows_each_encoders_position_scheme():
+    from transformers import BertConfig, RobertaConfig
+
+    from hatespeech.modeling import position_limit
+
+    assert position_limit(BertConfig(max_position_embeddings=512)) == 512
+    # RoBERTa's positions start after the padding index (1): 514 rows hold 512 tokens.
+    assert position_limit(RobertaConfig(max_position_embeddings=514, pad_token_id=1)) == 512
+
+
 def test_a_half_written_model_file_is_one_line_that_names_it(trained_model_dir, tweeteval_dir, tmp_path, capsys,
                                                               monkeypatch):  # fmt: skip
     tweets = tmp_path / "t.txt"

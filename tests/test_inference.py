@@ -79,6 +79,16 @@ def test_settings_saved_by_training_are_read_back(trained_model_dir, tiny_model_
     long_text = "nice day " * 20
     assert torch.allclose(unnormalised.predict_proba([long_text]), unnormalised.predict_proba(["nice day nice day"]))
 
+    wide = tmp_path / "wide"  # saved with a maximum length beyond the encoder's 128 positions
+    model.config.update({"max_seq_length": 512})
+    model.save_pretrained(wide)
+    for path in raw.iterdir():
+        if "token" in path.name or path.name == "vocab.txt":
+            (wide / path.name).write_bytes(path.read_bytes())
+    clamped = Classifier(str(wide), backend="fp32")
+    assert clamped.max_length == 128  # a 300-token text used to stop the model with an index error
+    assert clamped.predict_proba(["nice day " * 150]).shape == (1, 2)
+
 
 def test_many_texts_are_tokenised_a_chunk_at_a_time_with_the_same_answers(trained_model_dir, monkeypatch):
     """Evaluation of a 200,000-line file reached 2.2 GB when every text was tokenised first."""
