@@ -257,11 +257,13 @@ def rule5(rows: list[dict]) -> dict[str, dict]:
     folds = yaml.safe_load(LSO_CONFIG.read_text())["folds"]
     out: dict[str, dict] = {}
     for row in (row for row in rows if row.get("fold")):
-        entry = out.setdefault(row["candidate"], {"clean": {}, "perturbed": {}, "folds": set(), "wall_time_s": []})
+        entry = out.setdefault(row["candidate"], {"clean": {}, "perturbed": {}, "folds": set(), "wall_time_s": [],
+                                                  "hardware": set()})  # fmt: skip
         entry["clean"] |= row["holdout_validation"]
         entry["perturbed"] |= row["holdout_validation_perturbed"]
         entry["folds"].add(row["fold"])
         entry["wall_time_s"].append(row["wall_time_s"])
+        entry["hardware"].add(row["hardware"])
     for entry in out.values():
         entry["complete"] = entry["folds"] == set(folds)
         entry["rule5"] = statistics.mean(entry["clean"].values())
@@ -286,11 +288,13 @@ def rank_table(rows: list[dict]) -> str:
     scores = rule5(rows)
     ranked = sorted(scores.items(), key=lambda item: (not item[1]["complete"], -item[1]["rule5"]))
     sources = sorted({source for entry in scores.values() for source in entry["clean"]})
-    lines = ["| candidate | folds | rule 5 (held-out val) | held-out disguised val | s per run |", "|---" * 5 + "|"]
+    lines = ["| candidate | folds | rule 5 (held-out val) | held-out disguised val | s per run (median) | machine | "
+             "command |", "|---" * 7 + "|"]  # fmt: skip
     for name, entry in ranked:
         folds = ",".join(sorted(entry["folds"])) + ("" if entry["complete"] else " (incomplete)")
         lines.append(f"| {name} | {folds} | {entry['rule5']:.4f} | {entry['rule5_perturbed']:.4f} | "
-                     f"{statistics.mean(entry['wall_time_s']):.0f} |")  # fmt: skip
+                     f"{statistics.median(entry['wall_time_s']):.0f} | {'; '.join(sorted(entry['hardware']))} | "
+                     f"`--leave_source_out --runs {name}` |")  # fmt: skip
     lines += ["", "| candidate | " + " | ".join(sources) + " |", "|---" * (len(sources) + 1) + "|"]
     for name, entry in ranked:
         lines.append(f"| {name} | " + " | ".join(f"{entry['clean'].get(s, float('nan')):.4f}" for s in sources) + " |")

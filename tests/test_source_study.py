@@ -41,6 +41,7 @@ def test_rule5_is_the_mean_over_the_eight_held_out_sources_and_needs_every_fold(
     table = source_study.rank_table(source_study.load_records(tmp_path))
     lines = table.splitlines()
     assert lines[2].startswith("| eight | A,B,C | 0.7125 |") and "| eight-aug | A (incomplete) |" in lines[3]
+    assert lines[2].endswith("| 600 | test CPU | `--leave_source_out --runs eight` |")
     assert "Hardware: test CPU" in table
 
 
