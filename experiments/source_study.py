@@ -298,13 +298,12 @@ def rank_table(rows: list[dict]) -> str:
     lines += ["", "| candidate | " + " | ".join(sources) + " |", "|---" * (len(sources) + 1) + "|"]
     for name, entry in ranked:
         lines.append(f"| {name} | " + " | ".join(f"{entry['clean'].get(s, float('nan')):.4f}" for s in sources) + " |")
-    hardware = sorted({r["hardware"] for r in rows})
     fixed = yaml.safe_load(LSO_CONFIG.read_text())
     chosen = choose(scores, fixed["candidates"], fixed["tie_margin"])
     verdict = (f"Chosen by rule 5 (tie margin {fixed['tie_margin']}, tie-break: held-out disguised validation): "
                f"**{chosen}**"
                if chosen else "Nothing chosen yet: a candidate has folds to run.")  # fmt: skip
-    return "\n".join(lines) + f"\n\n{verdict}\n\nHardware: {'; '.join(hardware)}"
+    return "\n".join(lines) + f"\n\n{verdict}"
 
 
 def _spread(group: list[dict], key: str, index: int | None = None) -> str:
