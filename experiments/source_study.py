@@ -219,7 +219,7 @@ def _signed(value: float) -> str:
 
 def summary_table(rows: list[dict]) -> str:
     """Markdown: one line per run, then mean ± std per configuration (runs named <configuration>-seed<N>)."""
-    lines = ["| run | rule (all 6 val) | TweetEval val | TweetEval test | pred. hate | HateCheck o/h/nh | "
+    lines = ["| run | rule 4 (all val) | TweetEval val | TweetEval test | pred. hate | HateCheck o/h/nh | "
              "davidson | hatexplain | ethos | mlma | stormfront | wall s |", "|---" * 12 + "|"]  # fmt: skip
     for r in rows:
         t = r["test_by_source"]
