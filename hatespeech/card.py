@@ -9,7 +9,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from hatespeech.evaluation import SHOWN_SPLITS, leaderboard_table
 from hatespeech.modeling import EMBEDDED_MODEL
-from hatespeech.panel import panel_markdown
+from hatespeech.panel import MIN_IDENTITY_CASES, panel_markdown, worst_identity
 from hatespeech.run_folder import CARD, IDENTITY_PLOT, PARITY, SEARCH, RunFolder
 
 # Package data (hub_card.md at the top of the checkout links here), so an installed package renders it.
@@ -76,6 +76,8 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
         "dropped_copies": train.get("dropped_copies"),
         "feedback": train.get("feedback"),
         "panel": panel_markdown(run.panel()) if run.panel() else "",
+        "flagged_identity": worst_identity(run.panel()) if run.panel() else None,
+        "min_identity_cases": MIN_IDENTITY_CASES,
         "onnx": _onnx_parity(run),
     }
 

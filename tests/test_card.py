@@ -36,3 +36,22 @@ def test_card_with_search_summary(tmp_path):
     assert "`learning_rate=3e-05`" in text
     assert "min 0.6000, median 0.6500, max 0.7000 over 3 trials" in text
     assert "No evaluation results were recorded" in text
+
+
+def test_the_card_names_the_identity_whose_non_hateful_mentions_it_flags_most(tmp_path):
+    """A moderator reads the limitations: the worst identity (with enough cases to read a rate) is named."""
+
+    def identity(name: str, n_non_hateful: int, false_positive_rate: float) -> dict:
+        return {"source": "hatecheck", "identity": name, "n_hateful": 20, "n_non_hateful": n_non_hateful,
+                "hateful_accuracy": 0.7, "non_hateful_accuracy": 1 - false_positive_rate,
+                "false_positive_rate": false_positive_rate}  # fmt: skip
+
+    identities = [identity("women", 40, 0.25), identity("Muslims", 45, 0.62), identity("trans people", 3, 1.0)]
+    panel = {"validation_mean_macro_f1": 0.6, "validation": {"tweeteval": {"macro_f1": 0.6}}, "test": {},
+             "identities": identities}  # fmt: skip
+    (tmp_path / "panel.json").write_text(json.dumps(panel))
+    text = " ".join(render_card(RunFolder(tmp_path)).text.split())
+    # trans people's 3 cases are too few to rank; Muslims' 0.62 is the highest rate with enough cases.
+    assert 'On hatecheck\'s non-hateful cases about Muslims, this model says "hate" 62% of the time (45 cases;' in text
+    (tmp_path / "panel.json").write_text(json.dumps({**panel, "identities": []}))
+    assert "Non-hateful text that names a group" not in render_card(RunFolder(tmp_path)).text
