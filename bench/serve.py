@@ -17,6 +17,7 @@ Writes bench/results/serve-<time>.json.
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -116,7 +117,9 @@ def engine_reference(model: str, backend: str, tweets: list[str]) -> dict:
 
 def profile_server(pid: int, seconds: float, path: Path) -> dict:
     """py-spy samples of the server while it answers one client: the share of samples per part of a request."""
-    subprocess.run(["py-spy", "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "250",
+    # The venv's py-spy (requirements-dev.txt) when the venv is not on PATH, as with `.venv/bin/python bench/...`.
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    subprocess.run([py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "250",
                     "--format", "raw", "--output", str(path), "--threads", "--nonblocking"],
                    check=True, capture_output=True)  # fmt: skip
     totals: dict[str, int] = {}
