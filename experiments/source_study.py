@@ -4,8 +4,9 @@
         --out outputs/study --parallel 1 --runs capped,only-davidson --seeds 42
     python experiments/source_study.py --summarize outputs/study outputs/model   # the table of finished runs
 
-Leave-source-out selection (rule 5, folds and seed in configs/leave_source_out.yaml): each candidate is
-trained once per fold without that fold's sources, and ranked by the mean held-out validation macro-F1:
+Leave-source-out selection (rule 5, folds and seed in configs/leave_source_out.yaml; a later round with its own
+--lso_config, e.g. several seeds per fold): each candidate is trained once per fold and seed without that fold's
+sources, and ranked by the mean held-out validation macro-F1:
     python experiments/source_study.py --leave_source_out --runs eight,eight-t2,eight-aug,eight-t2-aug \
         --out outputs/lso --record results/leave-source-out
     python experiments/source_study.py --leave_source_out --rank results/leave-source-out   # the ranking alone
@@ -21,6 +22,7 @@ Configurations (all from configs/train_mix.yaml; fixed before any of their test 
   eight-t2        C: eight with --source_temperature 2
   eight-aug       D: eight with --augment_probability 0.3
   eight-t2-aug    E: eight-t2 with --augment_probability 0.3
+  eight-t2-lr2e5  round 2: eight-t2 with --learning_rate 2e-5 (instead of 5e-5)
 The selection rule (fixed beforehand): the mean validation macro-F1 over TweetEval and the five sources
 (``validation_mean_macro_f1`` of each run's panel.json); test splits and HateCheck are only reported.
 A run whose panel.json exists is not run again, so an interrupted study resumes where it stopped.
@@ -52,6 +54,8 @@ CONFIGURATIONS = {
     "eight-t2": ["--sources", *EIGHT, "--source_temperature", "2"],
     "eight-aug": ["--sources", *EIGHT, "--augment_probability", "0.3"],
     "eight-t2-aug": ["--sources", *EIGHT, "--source_temperature", "2", "--augment_probability", "0.3"],
+    # Round 2 (configs/leave_source_out_round2.yaml), fixed before its runs.
+    "eight-t2-lr2e5": ["--sources", *EIGHT, "--source_temperature", "2", "--learning_rate", "2e-5"],
 }
 LSO_CONFIG = REPO_ROOT / "configs" / "leave_source_out.yaml"
 
@@ -70,12 +74,14 @@ def main() -> None:
     parser.add_argument("--leave_source_out", action="store_true", help="Fold runs of each candidate (rule 5).")
     parser.add_argument("--record", default="results/leave-source-out", help="Where run summaries are kept.")
     parser.add_argument("--rank", metavar="RECORDS", help="Print the rule-5 ranking of these records and stop.")
+    parser.add_argument("--lso_config", type=Path, default=LSO_CONFIG, help="The round of rule 5: folds, seeds, "
+                        "candidates and tie margin, fixed before its runs.")  # fmt: skip
     parser.add_argument("--final", nargs="+", metavar="RECORDS", help="Print the goals table of these record "
                         "folders (final runs and only-<source> baselines) and stop.")  # fmt: skip
     parser.add_argument("train_args", nargs="*", help="More train.py flags for every run (after --).")
     args = parser.parse_args()
     if args.rank:
-        print(rank_table(load_records(Path(args.rank))))
+        print(rank_table(load_records(Path(args.rank)), fixed_rule(args.lso_config)))
         return
     if args.final:
         print(final_table([row for folder in args.final for row in load_records(Path(folder))]))
@@ -91,9 +97,10 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.leave_source_out:
-        folds = yaml.safe_load(LSO_CONFIG.read_text())
+        fixed = fixed_rule(args.lso_config)
         # Candidate by candidate, so each candidate's rule 5 is complete as early as possible.
-        jobs = [(name, folds["seed"], fold) for name in args.runs.split(",") for fold in folds["folds"]]
+        jobs = [(name, seed, fold) for name in args.runs.split(",") for seed in fixed["seeds"]
+                for fold in fixed["folds"]]  # fmt: skip
     else:  # Seed by seed, so the first seed of every configuration finishes first.
         jobs = [(name, int(seed), None) for seed in args.seeds.split(",") for name in args.runs.split(",")
                 if not name.startswith("only-") or seed in args.baseline_seeds.split(",")]  # fmt: skip
@@ -116,7 +123,7 @@ def main() -> None:
                    "--report_to", "none", "--overwrite_output_dir", "true",  # a rerun replaces a failed attempt
                    *CONFIGURATIONS[name], *args.train_args]  # fmt: skip
         if fold is not None:  # rule 5 needs the held-out validation splits alone
-            command += ["--holdout_sources", *folds["folds"][fold], "--panel_scope", "validation"]
+            command += ["--holdout_sources", *fixed["folds"][fold], "--panel_scope", "validation"]
         folder.mkdir(parents=True, exist_ok=True)
         with (folder / "train.log").open("w") as log:
             status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}).returncode
@@ -133,7 +140,7 @@ def main() -> None:
     with ThreadPoolExecutor(args.parallel) as pool:
         rows = [row for row in pool.map(train, jobs) if row]
     (out / "summary.json").write_text(json.dumps(rows, indent=2))
-    print(rank_table(rows) if args.leave_source_out else summary_table(rows))
+    print(rank_table(rows, fixed) if args.leave_source_out else summary_table(rows))
 
 
 def summarize(folder: Path) -> dict:
@@ -251,21 +258,32 @@ def load_records(folder: Path) -> list[dict]:
     return rows
 
 
-def rule5(rows: list[dict]) -> dict[str, dict]:
-    """Per candidate: held-out validation macro-F1 of every source (each from the fold run that left it out),
-    their mean (rule 5) and its disguised counterpart (the tie-break); complete only with every fold."""
-    folds = yaml.safe_load(LSO_CONFIG.read_text())["folds"]
+def fixed_rule(path: Path = LSO_CONFIG) -> dict:
+    """A round of rule 5 as fixed before its runs: folds, seeds (``seed`` or ``seeds``), candidates, tie margin."""
+    fixed = yaml.safe_load(path.read_text())
+    option = "" if path.resolve() == LSO_CONFIG else f" --lso_config {path}"  # the command that reruns a row
+    return fixed | {"seeds": fixed.get("seeds", [fixed.get("seed")]), "option": option}
+
+
+def rule5(rows: list[dict], fixed: dict | None = None) -> dict[str, dict]:
+    """Per candidate: held-out validation macro-F1 of every source (each from the fold runs that left it out,
+    averaged over the round's seeds), their mean (rule 5) and its disguised counterpart (the tie-break);
+    complete only with every fold and seed."""
+    fixed = fixed or fixed_rule()
     out: dict[str, dict] = {}
-    for row in (row for row in rows if row.get("fold")):
-        entry = out.setdefault(row["candidate"], {"clean": {}, "perturbed": {}, "folds": set(), "wall_time_s": [],
+    for row in (row for row in rows if row.get("fold") and row["seed"] in fixed["seeds"]):
+        entry = out.setdefault(row["candidate"], {"clean": {}, "perturbed": {}, "runs": set(), "wall_time_s": [],
                                                   "hardware": set()})  # fmt: skip
-        entry["clean"] |= row["holdout_validation"]
-        entry["perturbed"] |= row["holdout_validation_perturbed"]
-        entry["folds"].add(row["fold"])
+        for kind, scores in (("clean", row["holdout_validation"]), ("perturbed", row["holdout_validation_perturbed"])):
+            for source, score in scores.items():
+                entry[kind].setdefault(source, []).append(score)
+        entry["runs"].add((row["fold"], row["seed"]))
         entry["wall_time_s"].append(row["wall_time_s"])
         entry["hardware"].add(row["hardware"])
     for entry in out.values():
-        entry["complete"] = entry["folds"] == set(folds)
+        entry["complete"] = entry["runs"] == {(fold, seed) for fold in fixed["folds"] for seed in fixed["seeds"]}
+        for kind in ("clean", "perturbed"):
+            entry[kind] = {source: statistics.mean(scores) for source, scores in entry[kind].items()}
         entry["rule5"] = statistics.mean(entry["clean"].values())
         entry["rule5_perturbed"] = statistics.mean(entry["perturbed"].values())
     return out
@@ -282,23 +300,26 @@ def choose(scores: dict[str, dict], candidates: list[str], margin: float) -> str
     return max(tied, key=lambda name: scores[name]["rule5_perturbed"])
 
 
-def rank_table(rows: list[dict]) -> str:
+def rank_table(rows: list[dict], fixed: dict | None = None) -> str:
     """Markdown: candidates by rule 5 (complete ones first), then each source's held-out score, then the
     fixed choice (:func:`choose`)."""
-    scores = rule5(rows)
+    fixed = fixed or fixed_rule()
+    scores = rule5(rows, fixed)
     ranked = sorted(scores.items(), key=lambda item: (not item[1]["complete"], -item[1]["rule5"]))
     sources = sorted({source for entry in scores.values() for source in entry["clean"]})
     lines = ["| candidate | folds | rule 5 (held-out val) | held-out disguised val | s per run (median) | machine | "
              "command |", "|---" * 7 + "|"]  # fmt: skip
     for name, entry in ranked:
-        folds = ",".join(sorted(entry["folds"])) + ("" if entry["complete"] else " (incomplete)")
+        folds = ",".join(sorted({fold for fold, _ in entry["runs"]}))
+        if len(fixed["seeds"]) > 1:
+            folds += f" x seeds {','.join(str(seed) for seed in sorted({seed for _, seed in entry['runs']}))}"
+        folds += "" if entry["complete"] else " (incomplete)"
         lines.append(f"| {name} | {folds} | {entry['rule5']:.4f} | {entry['rule5_perturbed']:.4f} | "
                      f"{statistics.median(entry['wall_time_s']):.0f} | {'; '.join(sorted(entry['hardware']))} | "
-                     f"`--leave_source_out --runs {name}` |")  # fmt: skip
+                     f"`--leave_source_out --runs {name}{fixed['option']}` |")  # fmt: skip
     lines += ["", "| candidate | " + " | ".join(sources) + " |", "|---" * (len(sources) + 1) + "|"]
     for name, entry in ranked:
         lines.append(f"| {name} | " + " | ".join(f"{entry['clean'].get(s, float('nan')):.4f}" for s in sources) + " |")
-    fixed = yaml.safe_load(LSO_CONFIG.read_text())
     chosen = choose(scores, fixed["candidates"], fixed["tie_margin"])
     verdict = (f"Chosen by rule 5 (tie margin {fixed['tie_margin']}, tie-break: held-out disguised validation): "
                f"**{chosen}**"

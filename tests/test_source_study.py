@@ -15,11 +15,11 @@ spec.loader.exec_module(source_study)
 FOLDS = yaml.safe_load((REPO_ROOT / "configs" / "leave_source_out.yaml").read_text())["folds"]
 
 
-def record(candidate: str, fold: str, score: float) -> dict:
+def record(candidate: str, fold: str, score: float, seed: int = 42) -> dict:
     held_out = dict.fromkeys(FOLDS[fold], score)
     return {"candidate": candidate, "fold": fold, "holdout_validation": held_out,
             "holdout_validation_perturbed": {name: score - 0.1 for name in held_out}, "wall_time_s": 600.0,
-            "hardware": "test CPU"}  # fmt: skip
+            "hardware": "test CPU", "seed": seed}  # fmt: skip
 
 
 def test_the_folds_cover_the_eight_sources_once():
@@ -83,3 +83,26 @@ def test_the_goals_table_compares_each_source_with_its_own_baseline():
     # shared whatever machine ran them.
     assert "| 42 |" in mix_gpu and mix_gpu.endswith("| mlma (0.400 < 0.500) |")
     assert old.endswith("| none |") and not any(line.startswith("| only-") for line in lines)
+
+
+def test_a_round_with_several_seeds_averages_each_source_over_them_and_waits_for_every_run(tmp_path):
+    fixed = source_study.fixed_rule(REPO_ROOT / "configs" / "leave_source_out_round2.yaml")
+    assert fixed["seeds"] == [42, 43] and fixed["folds"] == FOLDS and "eight-t2-lr2e5" in source_study.CONFIGURATIONS
+    rows = [record("eight-t2", fold, 0.6) for fold in FOLDS] + [record("eight-t2", fold, 0.7, 43) for fold in FOLDS]
+    rows += [record("eight-t2-lr2e5", fold, 0.8) for fold in FOLDS]  # seed 43 still to run
+    rows += [record("eight-t2", "A", 0.1, seed=44)]  # not a seed of this round: ignored
+    scores = source_study.rule5(rows, fixed)
+    assert scores["eight-t2"]["complete"] and scores["eight-t2"]["rule5"] == pytest.approx(0.65)
+    assert not scores["eight-t2-lr2e5"]["complete"]
+    table = source_study.rank_table(rows, fixed)
+    assert "| eight-t2 | A,B,C x seeds 42,43 | 0.6500 |" in table
+    assert "| eight-t2-lr2e5 | A,B,C x seeds 42 (incomplete) | 0.8000 |" in table
+    assert "--lso_config" in table and table.endswith("Nothing chosen yet: a candidate has folds to run.")
+    rows += [record("eight-t2-lr2e5", fold, 0.52, 43) for fold in FOLDS]  # rule 5 0.66, 0.01 above eight-t2
+    scores = source_study.rule5(rows, fixed)
+    assert scores["eight-t2-lr2e5"]["rule5"] == pytest.approx(0.66)
+    assert source_study.choose(scores, fixed["candidates"], fixed["tie_margin"]) == "eight-t2-lr2e5"
+    assert source_study.choose(scores, fixed["candidates"], 0.02) == "eight-t2-lr2e5"  # a tie: disguised 0.56 > 0.55
+    scores["eight-t2"]["rule5_perturbed"] = 0.6
+    assert source_study.choose(scores, fixed["candidates"], 0.02) == "eight-t2"  # the tie-break decides
+    assert source_study.choose(scores, fixed["candidates"], fixed["tie_margin"]) == "eight-t2-lr2e5"  # no tie
