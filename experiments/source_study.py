@@ -23,6 +23,7 @@ Configurations (all from configs/train_mix.yaml; fixed before any of their test 
   eight-aug       D: eight with --augment_probability 0.3
   eight-t2-aug    E: eight-t2 with --augment_probability 0.3
   eight-t2-lr2e5  round 2: eight-t2 with --learning_rate 2e-5 (instead of 5e-5)
+From round 3 on, a round's candidates are train.py flags in its --lso_config (configs/leave_source_out_round3.yaml).
 The selection rule (fixed beforehand): the mean validation macro-F1 over TweetEval and the five sources
 (``validation_mean_macro_f1`` of each run's panel.json); test splits and HateCheck are only reported.
 A run whose panel.json exists is not run again, so an interrupted study resumes where it stopped.
@@ -48,7 +49,7 @@ CONFIGURATIONS = {
     "capped": [],
     "full": ["--sources", *FULL],
     "full-t2": ["--sources", *FULL, "--source_temperature", "2"],
-    **{f"only-{spec.split(':')[0]}": ["--sources", spec] for spec in EIGHT},
+    **{f"only-{spec.split(':')[0]}": ["--sources", spec] for spec in [*EIGHT, "dynahate:12000"]},
     # The leave-source-out candidates B-E (fixed before any of their runs).
     "eight": ["--sources", *EIGHT],
     "eight-t2": ["--sources", *EIGHT, "--source_temperature", "2"],
@@ -91,13 +92,14 @@ def main() -> None:
                    else sorted(p.parent for p in root.glob("*/panel.json")))]  # fmt: skip
         print(summary_table([summarize(folder) for folder in folders]))
         return
-    unknown = set(args.runs.split(",")) - set(CONFIGURATIONS)
+    fixed = fixed_rule(args.lso_config) if args.leave_source_out else {}
+    configurations = CONFIGURATIONS | fixed.get("flags", {})
+    unknown = set(args.runs.split(",")) - set(configurations)
     if unknown:
-        parser.error(f"unknown configuration(s) {sorted(unknown)}; choose from {list(CONFIGURATIONS)}")
+        parser.error(f"unknown configuration(s) {sorted(unknown)}; choose from {list(configurations)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.leave_source_out:
-        fixed = fixed_rule(args.lso_config)
         # Candidate by candidate, so each candidate's rule 5 is complete as early as possible.
         jobs = [(name, seed, fold) for name in args.runs.split(",") for seed in fixed["seeds"]
                 for fold in fixed["folds"]]  # fmt: skip
@@ -121,16 +123,18 @@ def main() -> None:
         command = [sys.executable, str(REPO_ROOT / "train.py"), "--config", str(config), "--data_dir", args.data_dir,
                    "--sources_dir", args.sources_dir, "--seed", str(seed), "--output_dir", str(folder),
                    "--report_to", "none", "--overwrite_output_dir", "true",  # a rerun replaces a failed attempt
-                   *CONFIGURATIONS[name], *args.train_args]  # fmt: skip
+                   *configurations[name], *args.train_args]  # fmt: skip
         if fold is not None:  # rule 5 needs the held-out validation splits alone
-            command += ["--holdout_sources", *fixed["folds"][fold], "--panel_scope", "validation"]
+            held_out = [source for source in fixed["folds"][fold] if source in trained_sources(configurations[name])]
+            command += ["--holdout_sources", *held_out, "--panel_scope", "validation"]
         folder.mkdir(parents=True, exist_ok=True)
         with (folder / "train.log").open("w") as log:
             status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}).returncode
         print(f"{folder.name}: exit {status} after {time.time() - started:.0f} s", flush=True)
         if status != 0:
             return None
-        return keep(summarize(folder) | {"candidate": name, "fold": fold, "command": " ".join(command[1:])})
+        row = summarize(folder) | {"candidate": name, "fold": fold, "command": " ".join(command[1:])}
+        return keep(row | (fold_scores(folder, fixed["folds"][fold]) if fold is not None else {}))
 
     def keep(row: dict) -> dict:
         record.mkdir(parents=True, exist_ok=True)  # kept in the repository: the study resumes from these
@@ -170,6 +174,24 @@ def summarize(folder: Path) -> dict:
         "worst_identity": _worst_identity(panel),
         "train_rows": train["data_sizes"], "wall_time_s": train["wall_time_s"], "hardware": train["hardware"],
     }  # fmt: skip
+
+
+def trained_sources(flags: list[str]) -> set[str]:
+    """TweetEval and the sources that a candidate's train.py flags name (those it can hold out)."""
+    names, reading = {"tweeteval"}, False
+    for flag in flags:
+        reading = (flag == "--sources") or (reading and not flag.startswith("--"))
+        if reading and flag != "--sources":
+            names.add(flag.split(":")[0])
+    return names
+
+
+def fold_scores(folder: Path, fold: list[str]) -> dict:
+    """The validation macro-F1, clean and disguised, of every source of the fold, from the run's panel: those the
+    candidate trains on were held out; one it never trains on (DynaHate for eight-t2) is scored all the same."""
+    panel = json.loads((folder / "panel.json").read_text())
+    return {f"holdout_{kind}": {source: panel[kind][source]["macro_f1"] for source in fold}
+            for kind in ("validation", "validation_perturbed")}  # fmt: skip
 
 
 def _worst_identity(panel: dict) -> list | None:
@@ -259,10 +281,13 @@ def load_records(folder: Path) -> list[dict]:
 
 
 def fixed_rule(path: Path = LSO_CONFIG) -> dict:
-    """A round of rule 5 as fixed before its runs: folds, seeds (``seed`` or ``seeds``), candidates, tie margin."""
+    """A round of rule 5 as fixed before its runs: folds, seeds (``seed`` or ``seeds``), candidates, tie margin.
+    Candidates are names of :data:`CONFIGURATIONS` or (from round 3) a mapping of names to their train.py flags."""
     fixed = yaml.safe_load(path.read_text())
     option = "" if path.resolve() == LSO_CONFIG else f" --lso_config {path}"  # the command that reruns a row
-    return fixed | {"seeds": fixed.get("seeds", [fixed.get("seed")]), "option": option}
+    flags = fixed["candidates"] if isinstance(fixed["candidates"], dict) else {}
+    return fixed | {"seeds": fixed.get("seeds", [fixed.get("seed")]), "option": option, "flags": flags,
+                    "candidates": list(fixed["candidates"])}  # fmt: skip
 
 
 def rule5(rows: list[dict], fixed: dict | None = None) -> dict[str, dict]:

@@ -67,6 +67,14 @@ class DataArguments:
         default=True,
         metadata={"help": "Map user handles to @user, links to http and collapse whitespace."},
     )
+    deobfuscate: bool = field(
+        default=False,
+        metadata={
+            "help": "Undo disguised spellings before the model reads the text (digits for letters inside words, "
+            "'j e w s', 'h.a.t.e', long letter runs; hatespeech/text.py's DEOBFUSCATION_RULES), in training and, "
+            "saved inside tokenizer.json, wherever the model is used. Needs --normalize_text."
+        },
+    )
     max_seq_length: int = field(default=128, metadata={"help": "Truncate tweets to this many tokens."})
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Keep only the first N training tweets (quick runs)."}
@@ -148,6 +156,8 @@ def load_splits(args: DataArguments) -> DatasetDict:
     splits = _truncate(splits, args.max_train_samples, args.max_eval_samples)
     if args.normalize_text:
         splits = splits.map(lambda batch: {"text": [normalize_tweet(t) for t in batch["text"]]}, batched=True)
+    if args.deobfuscate and not args.normalize_text:
+        raise DataError("--deobfuscate works after the tweet rules: leave --normalize_text on")
     if args.source_temperature not in (None, 1) and not args.sources:
         raise DataError("--source_temperature mixes the --sources: give --sources too, or leave it unset")
     if args.sources or args.holdout_sources:

@@ -32,7 +32,7 @@ from hatespeech.engines import (
 )
 from hatespeech.hardware import cpu_has_bf16_matmul, cpu_info
 from hatespeech.modeling import position_limit
-from hatespeech.text import carries_tweet_normalizer, normalize_tweet
+from hatespeech.text import carries_deobfuscation, carries_tweet_normalizer, deobfuscate, normalize_tweet
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +194,7 @@ class Classifier:
         self.max_length = max_length or getattr(self.config, "max_seq_length", None) or LEGACY_MAX_LENGTH
         self.max_length = min(self.max_length, position_limit(self.config) or self.max_length)
         self.normalize = getattr(self.config, "normalize_text", True) and not carries_tweet_normalizer(self.tokenizer)
+        self.deobfuscate = getattr(self.config, "deobfuscate", False) and not carries_deobfuscation(self.tokenizer)
         self.id2label = {int(i): name for i, name in self.config.id2label.items()}
 
     def predict_proba(self, texts: list[str], progress: bool = False) -> torch.Tensor:
@@ -209,6 +210,7 @@ class Classifier:
 
     def _encode(self, texts: list[str]):
         texts = [normalize_tweet(text) for text in texts] if self.normalize else list(texts)
+        texts = [deobfuscate(text) for text in texts] if self.deobfuscate else texts
         return self.tokenizer(texts, truncation=True, max_length=self.max_length)
 
     def _probabilities(self, encoded) -> torch.Tensor:

@@ -12,6 +12,7 @@ The mapping from each data set's own scheme, in one place:
 | stormfront (``stormfront.csv``) | ``label`` hate | noHate | relation, idk/skip | seeded |
 | implicit_hate (``implicit_hate_v1_stg1_posts.tsv``) | ``class`` implicit_hate, explicit_hate | not_hate | - | seeded |
 | hatemoji_build (``{train,validation,test}.csv``) | ``label_gold`` 1 | 0 | - | official, by pair |
+| dynahate (``dynahate_v0.2.3.csv``) | ``label`` 1 | 0 | - | official (``split``: train / dev / test) |
 | hatecheck (``test_suite_cases.csv``) | ``label_gold`` hateful | non-hateful | - | test only |
 | Hub data set (``--hub_sources``) | ``hate`` values | any other value | ``drop`` values | ``splits``, else seeded |
 
@@ -208,6 +209,18 @@ def _hatemoji_targets(value: str, path: Path, line: int) -> tuple[str, ...]:
     return tuple(t for t in targets if t != "none")
 
 
+def read_dynahate(folder: Path) -> Iterator[Row]:
+    """DynaHate (Vidgen et al. 2021): entries written to fool models, many paired with a minimal contrast; the
+    authors' own train / dev / test split."""
+    path = folder / "dynahate_v0.2.3.csv"
+    splits = {"train": "train", "dev": "validation", "test": "test"}
+    for line, row in _csv_rows(path, ("text", "label", "split")):
+        if row["label"] not in ("0", "1") or row["split"] not in splits:
+            raise _bad(path, line, f"label must be 0 or 1 and split train, dev or test, got "
+                       f"{row['label']!r} / {row['split']!r}")  # fmt: skip
+        yield Row(row["text"], int(row["label"]), splits[row["split"]])
+
+
 def read_hatecheck(folder: Path) -> Iterator[Row]:
     path = folder / "test_suite_cases.csv"
     for line, row in _csv_rows(path, ("functionality", "test_case", "label_gold")):
@@ -226,6 +239,7 @@ READERS: dict[str, Callable[[Path], Iterator[Row]]] = {
     "stormfront": read_stormfront,
     "implicit_hate": read_implicit_hate,
     "hatemoji_build": read_hatemoji_build,
+    "dynahate": read_dynahate,
     "hatecheck": read_hatecheck,
 }
 

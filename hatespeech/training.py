@@ -124,7 +124,7 @@ def inference_tokenizer(tokenizer, data_args: DataArguments):
     """The tokenizer saved with the model: the run's maximum length and, when it normalised tweets,
     the tweet normaliser inside it (so plain ``pipeline()`` prepares raw tweets as training did)."""
     if data_args.normalize_text:
-        return with_tweet_normalizer(tokenizer, data_args.max_seq_length)
+        return with_tweet_normalizer(tokenizer, data_args.max_seq_length, data_args.deobfuscate)
     tokenizer.model_max_length = data_args.max_seq_length
     return tokenizer
 
@@ -327,7 +327,11 @@ def validation_reference(predictions: SplitPredictions, validation: Dataset, tok
 def save_model(trainer: Trainer, data_args: DataArguments) -> None:
     """Model and tokenizer, with what inference reads back (``hatespeech.inference``) in config.json."""
     trainer.model.config.update(
-        {"max_seq_length": data_args.max_seq_length, "normalize_text": data_args.normalize_text}
+        {
+            "max_seq_length": data_args.max_seq_length,
+            "normalize_text": data_args.normalize_text,
+            "deobfuscate": data_args.deobfuscate,
+        }
     )
     trainer.save_model()  # model + tokenizer, with id2label/label2id in config.json
     trainer.save_state()

@@ -98,6 +98,7 @@ def write_sources(root, leak: str) -> None:
         "post\tclass\n" + "".join(f'" post {i} "" quoted """\t{classes[i % 4]}\n' for i in range(20))
     )
     write_hatemoji(root / "hatemoji_build")
+    write_dynahate(root / "dynahate")
     (root / "hatecheck").mkdir()
     # 6 hateful and 6 non-hateful cases about women (enough for the identity table), one without a target.
     cases = [("derog_neg_emote_h", f"I hate women {i}.", "hateful") for i in range(6)]
@@ -110,6 +111,18 @@ def write_sources(root, leak: str) -> None:
 
 
 HATEMOJI_HEADER = "entry_id,text,type,target,round.base,round.set,set,split,label_gold,matched_text,matched_id\n"
+
+
+def write_dynahate(folder) -> None:
+    """DynaHate's CSV: contrast pairs (an attack and its negation, other label) in the authors' three splits;
+    one text holds a quoted comma and a line break, as entries of the real file do."""
+    folder.mkdir(parents=True)
+    rows = []
+    for i in range(12):
+        split = "train" if i < 8 else "dev" if i < 10 else "test"
+        rows += [f"group {i} are vermin,1,{split}", f"group {i} are not vermin,0,{split}"]
+    rows.append('"""quoted, and\nbroken"" they said",0,train')
+    (folder / "dynahate_v0.2.3.csv").write_text("text,label,split\n" + "".join(f"{row}\n" for row in rows))
 
 
 def write_hatemoji(folder, cross_split_pair: bool = True) -> None:

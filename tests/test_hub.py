@@ -59,7 +59,7 @@ def pushed(hub, tiny_model_dir, tmp_path_factory):
     output_dir = work / "model"
     args = [str(REPO_ROOT / "train.py"), "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(work / "data"),
             "--output_dir", str(output_dir), "--max_steps", "2", "--report_to", "none", "--use_cpu",
-            "--disable_tqdm", "true", "--push_to_hub", "--hub_model_id", REPO_ID]  # fmt: skip
+            "--disable_tqdm", "true", "--push_to_hub", "--hub_model_id", REPO_ID, "--deobfuscate", "true"]  # fmt: skip
     result = run_client(args, client_env(hub, work / "hf_home"), work)
     assert result.returncode == 0, result.stderr[-3000:]
     return output_dir, result.stdout + result.stderr
@@ -185,22 +185,27 @@ def test_app_serves_the_pushed_model_by_hub_id(hub, pushed, tmp_path):
 
 
 RAW_TWEETS = ["@Bob_99 go back invaders https://t.co/x1", "nice day @alice www.example.org/love",
-              "so   happy\ttoday @x", "@a @b @c deport the vermin"]  # fmt: skip
+              "so   happy\ttoday @x", "@a @b @c deport the vermin", "d3p0rt the v e r m i n, g.o b.a.c.k"]  # fmt: skip
 
 
 def test_plain_pipeline_on_raw_tweets_matches_the_app(hub, pushed, tmp_path):
-    """The pushed tokenizer normalises by itself: raw tweets through pipeline() == the app's answers."""
+    """The pushed tokenizer normalises (and, trained with --deobfuscate, undoes disguises) by itself: raw tweets
+    through pipeline() == the app's answers."""
     import httpx
     from serving_fixtures import free_port
 
     code = (
         "import json, sys\nfrom transformers import pipeline\n"
         f"clf = pipeline('text-classification', model='{REPO_ID}', device='cpu', top_k=None)\n"
+        "ids = [clf.tokenizer(text)['input_ids'] for text in ('d3p0rt the v e r m i n', 'deport the vermin')]\n"
+        "print(ids[0] == ids[1])\n"
         "print(json.dumps([{r['label']: r['score'] for r in rows} for rows in clf(json.loads(sys.argv[1]))]))"
     )
     result = run_client(["-c", code, json.dumps(RAW_TWEETS)], client_env(hub, tmp_path / "plain", token=None), tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    plain = json.loads(result.stdout.strip().splitlines()[-1])
+    undone, answers = result.stdout.strip().splitlines()[-2:]
+    assert undone == "True"  # the disguise is undone inside tokenizer.json, with no project code
+    plain = json.loads(answers)
 
     port = free_port()
     env = client_env(hub, tmp_path / "app_home", token=None)

@@ -106,3 +106,20 @@ def test_a_round_with_several_seeds_averages_each_source_over_them_and_waits_for
     scores["eight-t2"]["rule5_perturbed"] = 0.6
     assert source_study.choose(scores, fixed["candidates"], 0.02) == "eight-t2"  # the tie-break decides
     assert source_study.choose(scores, fixed["candidates"], fixed["tie_margin"]) == "eight-t2-lr2e5"  # no tie
+
+
+def test_round_three_reads_its_candidates_flags_and_scores_a_source_a_candidate_never_trains_on(tmp_path):
+    fixed = source_study.fixed_rule(REPO_ROOT / "configs" / "leave_source_out_round3.yaml")
+    assert fixed["candidates"] == ["eight-t2", "nine-t2", "nine-t2-dyn24k", "nine-t2-deobf"]
+    assert fixed["flags"]["eight-t2"] == source_study.CONFIGURATIONS["eight-t2"]  # round 1's runs stay comparable
+    assert fixed["folds"]["C"] == ["hatexplain", "stormfront", "dynahate"] and fixed["seeds"] == [42]
+    assert "dynahate" not in source_study.trained_sources(fixed["flags"]["eight-t2"])
+    assert source_study.trained_sources(fixed["flags"]["nine-t2-deobf"]) == {
+        "tweeteval", "davidson", "hatexplain", "stormfront", "mlma", "ethos", "implicit_hate", "hatemoji_build",
+        "dynahate"}  # fmt: skip
+    # A fold's scores come from the panel, held out or never trained on alike.
+    panel = {kind: {name: {"macro_f1": 0.5 + i / 10} for i, name in enumerate(fixed["folds"]["C"])}
+             for kind in ("validation", "validation_perturbed")}  # fmt: skip
+    (tmp_path / "panel.json").write_text(json.dumps(panel))
+    scores = source_study.fold_scores(tmp_path, fixed["folds"]["C"])
+    assert scores["holdout_validation"] == {"hatexplain": 0.5, "stormfront": 0.6, "dynahate": 0.7}

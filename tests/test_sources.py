@@ -2,6 +2,7 @@
 leakage filter, the selection rule over sources, HateCheck refused for training, and the panel."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,29 @@ def test_hatemoji_pairs_share_the_original_entrys_split(sources_dir):
         assert perturbed.targets == () and original.targets == (("bla",) if pair % 2 else ("wom", "mus"))
     by_split = load_source(sources_dir, "hatemoji_build", seed=0)
     assert [len(by_split[s]) for s in ("train", "validation", "test")] == [12, 2, 2]
+
+
+def test_dynahate_keeps_the_authors_splits_and_labels(sources_dir):
+    by_split = load_source(sources_dir, "dynahate", seed=0)
+    assert [len(by_split[s]) for s in ("train", "validation", "test")] == [17, 4, 4]  # dev -> validation
+    rows = [r for rows in by_split.values() for r in rows]
+    assert all(r.label == (" not " not in r.text and "quoted" not in r.text) for r in rows)
+    assert '"quoted, and\nbroken" they said' in {r.text for r in by_split["train"]}  # CSV quoting read
+
+
+@pytest.mark.parametrize(
+    ("row", "why"),
+    [
+        ("x,2,train", "label must be 0 or 1"),
+        ("x,1,val", "split train, dev or test, got '1' / 'val'"),
+        ("x,1", "fewer fields"),
+    ],
+)
+def test_dynahate_stops_on_a_bad_row_with_file_and_line(sources_dir, row, why):
+    path = sources_dir / "dynahate" / "dynahate_v0.2.3.csv"
+    path.write_text("text,label,split\nfine,0,train\n" + row + "\n")
+    with pytest.raises(SourceError, match=rf"dynahate_v0.2.3.csv:3: .*{re.escape(why)}"):
+        load_source(sources_dir, "dynahate", seed=0)
 
 
 def test_new_sources_stop_on_bad_rows_with_file_and_line(sources_dir):
@@ -205,7 +229,7 @@ def test_training_with_sources_writes_the_panel_into_the_card(train_args, source
     assert train.main(args) == 0
     panel = json.loads((tmp_path / "out" / "panel.json").read_text())
     assert set(panel["test"]) == {"tweeteval", "davidson", "hatexplain", "ethos", "mlma", "stormfront",
-                                  "implicit_hate", "hatemoji_build"}  # fmt: skip
+                                  "implicit_hate", "hatemoji_build", "dynahate"}  # fmt: skip
     assert panel["hatecheck"]["n"] == 13 and set(panel["hatecheck"]["functionalities"]) == {
         "derog_neg_emote_h", "ident_neutral_nh", "profanity_nh"}  # fmt: skip
     card = (tmp_path / "out" / "README.md").read_text()
