@@ -73,6 +73,8 @@ serve: install
 lint: install-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	# The package's layering (contracts in pyproject.toml): stages import downwards, the server no training code.
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/hadolint Dockerfile
 	$(VENV)/bin/actionlint .github/workflows/*.yml
 

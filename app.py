@@ -8,13 +8,13 @@ Environment: MODEL_ID, MODEL_REVISION (Hub branch/tag/commit), PORT (7860), HOST
 NUM_THREADS (torch threads), MAX_BATCH (micro-batch size for single-tweet requests, 32),
 MAX_WAIT_MS (how long a micro-batch waits for more requests, 0), MAX_BATCH_TOKENS (padded tokens
 per model call, 4096; a batch over it is split into groups of similar length),
-INFERENCE_BACKEND (auto, fp32, bf16, onnx, onnx-int8 or openvino: hatespeech.engines), BULK_CHUNK
+INFERENCE_BACKEND (auto, fp32, bf16, onnx, onnx-int8 or openvino: hatespeech.inference.engines), BULK_CHUNK
 (tweets per model call for uploads and batches, 64; queued single tweets go between chunks),
 FEEDBACK_DIR (switches users' feedback on: JSON lines there),
 FEEDBACK_REPO with HF_TOKEN (a Hub dataset the feedback is pushed to), FEEDBACK_EVERY_MINUTES (5),
 DRIFT_WINDOW (recent predictions the drift metrics on /metrics cover, 1000), HEADER_TIMEOUT_S (a
 connection must complete each request's headers within it, 10).
-Without MODEL_ID, a Space built by ``python -m hatespeech.release`` reads the model id and the
+Without MODEL_ID, a Space built by ``python -m hatespeech.publishing.release`` reads the model id and the
 released revision from ``space_model.json`` beside this file.
 """
 
@@ -49,12 +49,12 @@ def create_app(model_id: str | None = None, revision: str | None = None):
     """FastAPI app with the REST endpoints and the Gradio UI mounted at /."""
     import gradio as gr
 
-    from hatespeech.api import create_api
-    from hatespeech.feedback import open_feedback
-    from hatespeech.inference import Classifier
-    from hatespeech.serving import ModelService
+    from hatespeech.inference.classifier import Classifier
+    from hatespeech.serving.api import create_api
+    from hatespeech.serving.feedback_store import open_feedback
+    from hatespeech.serving.service import ModelService
+    from hatespeech.serving.ui import build_demo
     from hatespeech.tweets import MAX_FILE_BYTES
-    from hatespeech.ui import build_demo
 
     if model_id is None:
         model_id, revision = configured_model()
@@ -87,8 +87,8 @@ def create_app(model_id: str | None = None, revision: str | None = None):
 def main() -> int:
     import uvicorn
 
-    from hatespeech.http_server import server_config
-    from hatespeech.inference import ModelError
+    from hatespeech.inference.classifier import ModelError
+    from hatespeech.serving.http_server import server_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app()

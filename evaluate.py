@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hatespeech.config import ConfigError, parse_config
-from hatespeech.data import DataArguments, DataError, load_split
+from hatespeech.data.loading import DataArguments, DataError, load_split
 
 
 @dataclass
@@ -35,7 +35,7 @@ class EvaluationArguments:
         default="auto",
         metadata={
             "help": "auto (the fastest engine that passed the export's parity check; bf16 on GPUs), "
-            "fp32, bf16, onnx, onnx-int8 or openvino (after python -m hatespeech.export onnx)."
+            "fp32, bf16, onnx, onnx-int8 or openvino (after python -m hatespeech.inference.export onnx)."
         },
     )
 
@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    from hatespeech.evaluation import leaderboard_table, write_report
-    from hatespeech.inference import Classifier, ModelError
+    from hatespeech.evaluation.report import leaderboard_table, write_report
+    from hatespeech.inference.classifier import Classifier, ModelError
     from hatespeech.run_folder import RunFolder
 
     try:
@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     if eval_args.split == "test":
         print(leaderboard_table(eval_args.model, scores["macro_f1"]))
     if data_args.panel:  # every source's validation and test split, and HateCheck
-        from hatespeech.panel import evaluate_panel, panel_markdown, write_panel
+        from hatespeech.evaluation.panel import evaluate_panel, write_panel
+        from hatespeech.evaluation.panel_view import panel_markdown
 
         try:
             panel = evaluate_panel(lambda texts: classifier.predict_proba(texts).numpy(), data_args)

@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    from hatespeech.inference import Classifier, ModelError
-    from hatespeech.prediction_files import PredictionWriter
+    from hatespeech.inference.classifier import Classifier, ModelError
+    from hatespeech.inference.prediction_files import PredictionWriter
     from hatespeech.tweets import TweetError, count_lines, file_format, read_records
 
     try:

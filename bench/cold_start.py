@@ -27,7 +27,7 @@ marks["interpreter_ready"] = time.time()
 sys.path.insert(0, {root!r})
 import transformers
 import train
-from hatespeech import training
+from hatespeech.training import steps as training
 marks["imports_done"] = time.time()
 load_splits, make_trainer = training.load_splits, training.make_trainer
 def timed_load(*args, **kwargs):

@@ -23,9 +23,9 @@ import time
 from common import describe, machine, markdown_table, save
 
 from hatespeech import HATE
-from hatespeech.data import load_tweeteval_dir
-from hatespeech.explain import explain, without, word_units
-from hatespeech.inference import Classifier
+from hatespeech.data.loading import load_tweeteval_dir
+from hatespeech.inference.classifier import Classifier
+from hatespeech.serving.explain import explain, without, word_units
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
 Every row is measured in the same run (median of --repeats, after a warm-up), with label
 agreement against the fp32 Classifier and the test macro-F1 of each path. The per-tweet
 pipeline() baseline runs on the first --naive_limit tweets (it is slow); its rate is per tweet.
-The ONNX rows need `python -m hatespeech.export onnx <model>` first (the benchmark runs it when the
+The ONNX rows need `python -m hatespeech.inference.export onnx <model>` first (the benchmark runs it when the
 model folder has no export).
 Prints a markdown table and writes bench/results/inference-<time>.json.
 """
@@ -33,8 +33,8 @@ def main() -> None:
     import torch
     from transformers import pipeline
 
-    from hatespeech.data import DataArguments, load_split
-    from hatespeech.inference import Classifier
+    from hatespeech.data.loading import DataArguments, load_split
+    from hatespeech.inference.classifier import Classifier
     from hatespeech.text import normalize_tweet
 
     test = load_split(DataArguments(data_dir=args.data_dir), "test")
@@ -65,13 +65,13 @@ def main() -> None:
     if args.onnx:
         from pathlib import Path
 
-        from hatespeech.engines import ONNX_FILES
-        from hatespeech.export import export_onnx
+        from hatespeech.inference.engines import ONNX_FILES
+        from hatespeech.inference.export import export_onnx
         from hatespeech.run_folder import ONNX_DIR
 
         if not (Path(args.model) / ONNX_DIR / ONNX_FILES["onnx"]).is_file():
             export_onnx(Path(args.model))
-        from hatespeech.engines import installed_runtimes
+        from hatespeech.inference.engines import installed_runtimes
 
         exported = [engine for engine in ("onnx", "onnx-int8", "openvino") if engine in installed_runtimes()]
         variants += [(engine, size, False) for engine in exported for size in sizes]

@@ -6,7 +6,7 @@ Rows: PyTorch dynamic int8 (``torch.ao`` on every Linear), ONNX Runtime dynamic 
 per-channel = the export's ``model_quantized.onnx``, per-channel with the feed-forward output
 layers kept in fp32), and OpenVINO static int8 from NNCF (``model_type=TRANSFORMER``, calibrated
 on 1024 TweetEval training tweets; skipped without nncf). The exported engines' agreement decides
-whether ``auto`` may use them (:data:`hatespeech.engines.MIN_AGREEMENT`); this benchmark shows how
+whether ``auto`` may use them (:data:`hatespeech.inference.engines.MIN_AGREEMENT`); this benchmark shows how
 far each int8 path is from it. Validation only: test tweets never steer the choice.
 Writes bench/results/int8-<time>.json.
 """
@@ -33,10 +33,10 @@ def main() -> None:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from hatespeech.data import DataArguments, load_split
-    from hatespeech.engines import ONNX_FILES, OnnxEngine
-    from hatespeech.export import export_onnx
-    from hatespeech.inference import Classifier
+    from hatespeech.data.loading import DataArguments, load_split
+    from hatespeech.inference.classifier import Classifier
+    from hatespeech.inference.engines import ONNX_FILES, OnnxEngine
+    from hatespeech.inference.export import export_onnx
     from hatespeech.run_folder import ONNX_DIR
 
     data = DataArguments(data_dir=args.data_dir)
@@ -59,7 +59,7 @@ def main() -> None:
         rows.append([name, f"{rate:.0f}", f"{agreement:.4f}"])
 
     measure("PyTorch fp32 (reference)", fp32.engine)
-    from hatespeech.engines import TorchEngine
+    from hatespeech.inference.engines import TorchEngine
 
     network = torch.ao.quantization.quantize_dynamic(fp32.engine.network, {torch.nn.Linear}, dtype=torch.qint8)
     measure("PyTorch dynamic int8 (torch.ao, every Linear)", TorchEngine(network, torch.device("cpu"), torch.float32))
@@ -91,7 +91,7 @@ def main() -> None:
                                       model_type=nncf.ModelType.TRANSFORMER)  # fmt: skip
             path = Path(scratch) / "int8.xml"
             openvino.save_model(quantized, path, compress_to_fp16=False)
-            from hatespeech.engines import OpenVinoEngine
+            from hatespeech.inference.engines import OpenVinoEngine
 
             measure("OpenVINO static int8 (NNCF, 1024 training tweets)", OpenVinoEngine(path))
     print(f"Machine: {describe(machine())}; model {args.model}; {len(texts)} TweetEval validation tweets\n")

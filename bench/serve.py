@@ -101,7 +101,7 @@ async def load(url: str, tweets: list[str], concurrency: int, seconds: float) ->
 
 def engine_reference(model: str, backend: str, tweets: list[str]) -> dict:
     """What the goals compare serving with: the engine's offline rate, one batch of 32, one tweet alone."""
-    from hatespeech.inference import Classifier
+    from hatespeech.inference.classifier import Classifier
 
     classifier = Classifier(model, backend=backend)
     offline_s, _ = median_seconds(lambda: classifier.predict_proba(tweets), 3)
@@ -134,14 +134,14 @@ def profile_server(pid: int, seconds: float, path: Path) -> dict:
 # Where a sampled stack is (the first marker found, most specific first). py-spy drops idle samples (a thread
 # waiting in select or on a lock), so the shares are of the time the server's threads were busy.
 PROFILE_PARTS = (
-    ("model forward", "hatespeech/engines.py"),
+    ("model forward", "hatespeech/inference/engines.py"),
     ("tokenize + normalise", "_encode ("),
     ("pad", "pad ("),
-    ("results", "hatespeech/inference.py"),
-    ("telemetry", "hatespeech/serving.py"),
-    ("scheduler", "hatespeech/batching.py"),
+    ("results", "hatespeech/inference/classifier.py"),
+    ("telemetry", "hatespeech/serving/service.py"),
+    ("scheduler", "hatespeech/serving/batching.py"),
     ("input checks", "hatespeech/tweets.py"),
-    ("REST route", "hatespeech/api.py"),
+    ("REST route", "hatespeech/serving/api.py"),
     ("HTTP server + framework", "uvicorn"),
     ("HTTP server + framework", "starlette"),
     ("HTTP server + framework", "fastapi"),
@@ -161,7 +161,7 @@ def main() -> None:
     args = parser.parse_args()
     server_env = dict(item.split("=", 1) for item in args.server_env)
 
-    from hatespeech.data import DataArguments, load_split
+    from hatespeech.data.loading import DataArguments, load_split
 
     tweets = load_split(DataArguments(data_dir=args.data_dir), "test")["text"]
     rows, results, engines, breakdown = [], [], [], None

@@ -39,9 +39,9 @@ def main() -> None:
         else [n for n in VARIANTS if args.device == "cuda" or n not in CUDA_ONLY]
     )
 
-    from hatespeech.data import load_splits
+    from hatespeech.data.loading import load_splits
     from hatespeech.modeling import get_tokenizer
-    from hatespeech.training import make_trainer, parse_train_args, tokenize
+    from hatespeech.training.steps import make_trainer, parse_train_args, tokenize
 
     tokenized = tokenizer = None
     rows, results = [], []

@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from hatespeech import HATE
-from hatespeech.data import DataArguments, load_splits
-from hatespeech.inference import Classifier
+from hatespeech.data.loading import DataArguments, load_splits
+from hatespeech.inference.classifier import Classifier
 
 
 def prior_matched_f1(labels, scores, prior) -> float:

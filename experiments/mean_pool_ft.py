@@ -14,9 +14,9 @@ from transformers import AutoModel, set_seed
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from hatespeech import ID2LABEL
-from hatespeech.data import load_splits
+from hatespeech.data.loading import load_splits
 from hatespeech.modeling import get_tokenizer, resolve_model_path
-from hatespeech.training import make_trainer, parse_train_args, tokenize
+from hatespeech.training.steps import make_trainer, parse_train_args, tokenize
 
 
 class MeanPoolClassifier(torch.nn.Module):

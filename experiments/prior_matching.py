@@ -12,7 +12,7 @@ import json
 import numpy as np
 from common import models_and_splits, score
 
-from hatespeech.inference import Classifier
+from hatespeech.inference.classifier import Classifier
 
 
 def main():

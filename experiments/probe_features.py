@@ -22,7 +22,7 @@ from sklearn.metrics import f1_score
 from sklearn.svm import SVC
 from transformers import AutoModel, AutoTokenizer
 
-from hatespeech.data import DataArguments, load_splits
+from hatespeech.data.loading import DataArguments, load_splits
 from hatespeech.modeling import EMBEDDED_MODEL, resolve_model_path
 
 GRID = (0.1, 0.3, 1, 3, 10, 30)

@@ -196,7 +196,7 @@ def fold_scores(folder: Path, fold: list[str]) -> dict:
 
 def _worst_identity(panel: dict) -> list | None:
     """[identity, its non-hateful false-positive rate] with the highest rate (enough cases), or None."""
-    from hatespeech.panel import worst_identity
+    from hatespeech.evaluation.panel_view import worst_identity
 
     row = worst_identity(panel)
     return [f"{row['source']}:{row['identity']}", round(row["false_positive_rate"], 3)] if row else None

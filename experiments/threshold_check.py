@@ -15,8 +15,8 @@ from common import models_and_splits
 from sklearn.metrics import f1_score
 
 from hatespeech import HATE
-from hatespeech.inference import Classifier
-from hatespeech.threshold import best_threshold
+from hatespeech.inference.classifier import Classifier
+from hatespeech.training.threshold import best_threshold
 
 
 def macro_f1(labels, p_hate, threshold) -> float:

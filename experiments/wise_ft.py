@@ -17,11 +17,11 @@ import yaml
 from common import score
 from transformers import AutoModelForSequenceClassification
 
-from hatespeech.data import DataArguments, load_splits
-from hatespeech.inference import Classifier
-from hatespeech.linear_probe import fit_probe, pooled_features, set_head
+from hatespeech.data.loading import DataArguments, load_splits
+from hatespeech.inference.classifier import Classifier
 from hatespeech.modeling import ModelArguments, get_model, get_tokenizer
-from hatespeech.training import tokenize
+from hatespeech.training.linear_probe import fit_probe, pooled_features, set_head
+from hatespeech.training.steps import tokenize
 
 
 def starting_point(run: Path, splits):

@@ -9,9 +9,9 @@
         plots/<split>_<kind>.png confusion matrix, precision-recall curve, reliability diagram
         plots/identity_false_positives.png   per-identity false-positive rate (with the panel)
         search/                  trials.csv, best_trial.json, history.png (after --search)
-        panel.json               the evaluation panel: sources' splits, HateCheck (hatespeech.panel)
+        panel.json               the evaluation panel: sources' splits, HateCheck (hatespeech.evaluation.panel)
         reference.json           validation statistics the server's drift metrics compare with (hatespeech.monitoring)
-        onnx/                    the exported graphs and their parity report (python -m hatespeech.export onnx)
+        onnx/                    the exported graphs and their parity report (hatespeech.inference.export)
         README.md                the model card
 
 The names are relative, so the same layout is read from a Hub repo (:func:`run_file`).
@@ -23,6 +23,8 @@ from pathlib import Path
 
 import yaml
 
+from hatespeech.errors import first_line
+
 CONFIG = "run_config.yaml"
 TRAIN_RESULTS = "train_results.json"
 RESULTS = "eval_results.json"
@@ -32,7 +34,7 @@ REFERENCE = "reference.json"
 PLOTS = "plots"
 SEARCH = "search"
 PLOT_KINDS = ("confusion_matrix", "precision_recall", "reliability")
-IDENTITY_PLOT = f"{PLOTS}/identity_false_positives.png"  # written with the panel (hatespeech.panel)
+IDENTITY_PLOT = f"{PLOTS}/identity_false_positives.png"  # written with the panel (hatespeech.evaluation.panel)
 ONNX_DIR = "onnx"
 PARITY = f"{ONNX_DIR}/parity.json"
 
@@ -173,7 +175,7 @@ class RunFolder:
         try:
             return loader(path.read_text(encoding="utf-8"))
         except (ValueError, yaml.YAMLError) as err:  # cut short or edited by hand: name the file
-            raise RunFolderError(f"{path}: cannot be read ({str(err).splitlines()[0]})") from None
+            raise RunFolderError(f"{path}: cannot be read ({first_line(err)})") from None
 
     def _write(self, name: str, text: str) -> Path:
         path = self.path / name

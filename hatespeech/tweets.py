@@ -9,6 +9,9 @@ whitespace, zero-width characters or a BOM), no NUL byte and nothing that is not
 (undecodable bytes and lone surrogates). Files are ``.txt`` (one tweet per line), ``.csv`` (a named
 column; quoted newlines allowed) or ``.jsonl`` (a named string field), UTF-8 with or without a BOM,
 LF or CRLF line ends.
+
+This reader is lenient by design, unlike the training data's (:mod:`hatespeech.data.readers`, where any bad row
+stops the run): a moderator's file is classified tweet by tweet, and a bad line is reported, not fatal.
 """
 
 import csv

@@ -4,8 +4,8 @@ import pytest
 
 import train
 from hatespeech.config import REPO_ROOT, ConfigError, parse_config
-from hatespeech.data import DataArguments
-from hatespeech.training import TrainingArguments
+from hatespeech.data.loading import DataArguments
+from hatespeech.training.steps import TrainingArguments
 
 
 def test_help_documents_every_option(capsys):
@@ -49,7 +49,7 @@ def test_unknown_yaml_option_is_a_clear_error(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", ["train.yaml", "train_mix.yaml", "train_full.yaml", "train_quick.yaml"])
 def test_every_shipped_training_config_parses(name, tmp_path):
-    from hatespeech.training import parse_train_args
+    from hatespeech.training.steps import parse_train_args
 
     data_args, _, _, training_args = parse_train_args(
         ["--config", str(REPO_ROOT / "configs" / name), "--output_dir", str(tmp_path), "--use_cpu"]

@@ -17,7 +17,7 @@ import pytest
 import app as app_module
 import predict
 import train
-from hatespeech.inference import Classifier, ModelError
+from hatespeech.inference.classifier import Classifier, ModelError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,7 +122,7 @@ def test_a_hub_that_never_answers_ends_in_one_line(trained_model_dir, tmp_path):
            "PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf")}  # fmt: skip
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "hatespeech.hub", "push", str(trained_model_dir), "tester/hung"],
+        [sys.executable, "-m", "hatespeech.publishing.hub", "push", str(trained_model_dir), "tester/hung"],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     stop.set()
@@ -142,7 +142,7 @@ def test_train_push_to_an_unreachable_hub_prints_scores_then_one_line(train_args
     assert result.returncode == 1
     assert "test macro-F1" in result.stdout  # the scores come before the push
     assert _one_line(result.stderr).startswith("error: cannot reach the Hub at http://127.0.0.1:9")
-    assert "retry with: python -m hatespeech.hub push" in result.stderr
+    assert "retry with: python -m hatespeech.publishing.hub push" in result.stderr
 
 
 def test_resume_skips_a_checkpoint_cut_short_by_sigkill(train_args, tmp_path):
@@ -252,8 +252,8 @@ def test_a_half_written_model_file_is_one_line_that_names_it(trained_model_dir, 
 
 
 def test_damaged_results_files_never_stop_the_app_or_the_push_traceback(trained_model_dir, tmp_path, capsys):
-    from hatespeech import hub
-    from hatespeech.ui import model_report
+    from hatespeech.publishing import hub
+    from hatespeech.serving.ui import model_report
 
     folder = tmp_path / "damaged"
     shutil.copytree(trained_model_dir, folder)
@@ -273,7 +273,7 @@ def test_damaged_results_files_never_stop_the_app_or_the_push_traceback(trained_
 
 
 def test_a_pipe_in_a_source_name_stays_inside_its_table_cell():
-    from hatespeech.panel import panel_markdown
+    from hatespeech.evaluation.panel_view import panel_markdown
 
     scores = {"macro_f1": 0.5, "roc_auc": 0.6, "pred_hate_rate": 0.4, "true_hate_rate": 0.4, "n": 10}
     panel = {"validation_mean_macro_f1": 0.5, "validation": {"a|b": scores}, "test": {"a|b": scores},

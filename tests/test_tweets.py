@@ -119,6 +119,6 @@ def test_checked_tweets_never_fail_in_the_model(classifier, texts):
 
 @pytest.fixture(scope="module")
 def classifier(trained_model_dir):
-    from hatespeech.inference import Classifier
+    from hatespeech.inference.classifier import Classifier
 
     return Classifier(str(trained_model_dir), backend="fp32")

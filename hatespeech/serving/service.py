@@ -1,0 +1,181 @@
+"""Serving state shared by the REST API and the Gradio UI: the model, its one inference thread, telemetry.
+
+Both front ends classify through :class:`ModelService`, so their traffic shares one scheduler
+(see ``hatespeech.serving.batching``) and is counted in the same Prometheus metrics.
+"""
+
+import asyncio
+import ctypes
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from hatespeech import HATE, LABEL_NAMES
+from hatespeech.inference.classifier import Classifier, Prediction
+from hatespeech.monitoring import DEFAULT_WINDOW, DriftCollector, DriftWindow, read_reference
+from hatespeech.run_folder import REFERENCE, run_file
+from hatespeech.serving.batching import MicroBatcher
+from hatespeech.serving.explain import WordWeight, occluded_texts, weights_from
+from hatespeech.serving.feedback_store import FeedbackRefused, FeedbackStore, RateLimiter, record
+
+WARM_UP_TEXT = "a warm-up tweet of a typical length, before the first request @user http"
+WARM_UP_BATCHES = (1, 32)
+
+
+class Telemetry:
+    """Prometheus metrics for one app: traffic, latency, batch sizes, predicted labels, and drift against the
+    model's validation statistics (``hatespeech.monitoring``)."""
+
+    def __init__(self, window_size: int = DEFAULT_WINDOW):
+        self.registry = CollectorRegistry()
+        self.window = DriftWindow(window_size)
+        self.drift = DriftCollector(self.window, reference=None)  # the reference arrives with the model
+        self.registry.register(self.drift)
+        self.requests = Counter("hatespeech_requests", "HTTP requests", ["path", "status"], registry=self.registry)
+        self.latency = Histogram(
+            "hatespeech_request_seconds", "Request latency", ["path"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )  # fmt: skip
+        self.batch_size = Histogram(
+            "hatespeech_batch_size", "Tweets per model call", registry=self.registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+        )  # fmt: skip
+        self.labels = Counter("hatespeech_predicted", "Predicted labels", ["label"], registry=self.registry)
+
+    def count_batch(self, predictions: list[Prediction]) -> None:
+        self.batch_size.observe(len(predictions))
+        for prediction in predictions:
+            self.labels.labels(prediction.label).inc()
+            self.window.add(prediction.probabilities[LABEL_NAMES[HATE]], prediction.tokens, prediction.unknown)
+
+
+class RequestMetrics:
+    """ASGI middleware counting requests and latency per route (plain ASGI: a ``BaseHTTPMiddleware``
+    cost about a fifth of the event loop's time per request in a py-spy profile)."""
+
+    def __init__(self, app, telemetry: Telemetry):
+        self.app, self.telemetry = app, telemetry
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, status = time.perf_counter(), "500"
+
+        async def send_and_observe(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = str(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_observe)
+        finally:
+            path = scope["route"].path if scope.get("route") else "other"
+            self.telemetry.requests.labels(path, status).inc()
+            self.telemetry.latency.labels(path).observe(time.perf_counter() - started)
+
+
+def release_free_memory() -> None:
+    """Hand the memory freed by a bulk job back to the system (glibc keeps it in its arenas otherwise: the
+    server's RSS stayed at its peak after uploads); a no-op where glibc's malloc_trim is missing, or with
+    ``MALLOC_TRIM=0`` (bench/memory.py compares both)."""
+    if _LIBC is not None and os.environ.get("MALLOC_TRIM", "1") != "0":
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc():
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
+
+
+def public_model_name(model_id: str) -> str:
+    """The model as shown to visitors: a Hub id as it is, a local folder by its name only (no server paths)."""
+    return f"local:{Path(model_id).name}" if Path(model_id).is_dir() else model_id
+
+
+class ModelService:
+    """The loaded classifier and its scheduler and telemetry, shared by the API and the UI."""
+
+    def __init__(
+        self,
+        load: Callable[[], Classifier],
+        model_id: str,
+        revision: str | None,
+        max_batch: int = 32,
+        max_wait_ms: float = 0.0,
+        bulk_chunk: int = 64,
+        feedback: FeedbackStore | None = None,
+        drift_window: int = DEFAULT_WINDOW,
+    ):
+        self.load, self.model_id, self.revision = load, model_id, revision
+        self.feedback, self.feedback_limiter = feedback, RateLimiter()
+        self.telemetry = Telemetry(drift_window)
+        self.classifier: Classifier | None = None
+        self.batcher = MicroBatcher(self._classify, max_batch=max_batch, max_wait_ms=max_wait_ms, bulk_chunk=bulk_chunk,
+                                    on_idle=release_free_memory)  # fmt: skip
+
+    def _classify(self, texts: list[str]) -> list[Prediction]:
+        predictions = self.classifier.classify(texts)
+        self.telemetry.count_batch(predictions)
+        return predictions
+
+    def ensure_loaded(self) -> None:
+        """Load the model once (``ModelError`` when it is incomplete or missing), in the inference thread.
+
+        Every PyTorch call stays on that one thread: with OpenMP each thread that runs operators keeps its own
+        team of worker threads, and two teams outnumber the cores of a small CPU, so libgomp stops spinning and
+        every operator pays a wake-up (2-core Intel Xeon, bf16, one tweet: 12.6 ms against 5.5 ms)."""
+        if self.classifier is None:
+            self.batcher.executor.submit(self._load_and_warm_up).result()
+            path = run_file(self.model_id, self.revision, REFERENCE)
+            self.telemetry.drift.reference = read_reference(path.read_text(encoding="utf-8")) if path else None
+
+    def _load_and_warm_up(self) -> None:
+        classifier = self.load()
+        # The first calls of an engine allocate and pick kernels (ONNX Runtime: ~10x a warm call); pay that
+        # before /health says ready, not in the first visitor's request.
+        for size in WARM_UP_BATCHES:
+            classifier.classify([WARM_UP_TEXT] * size)
+        self.classifier = classifier
+
+    async def classify_one(self, text: str) -> Prediction:
+        """One checked tweet, micro-batched with the other single tweets."""
+        return await self.batcher.submit(text)
+
+    async def classify_many(self, texts: list[str]) -> list[Prediction]:
+        """Checked tweets of an upload or batch, in chunks that let single tweets through first."""
+        return await self.batcher.submit_many(texts)
+
+    async def explain(self, text: str) -> tuple[Prediction, list[WordWeight]]:
+        """One checked tweet's prediction and each word's weight (``hatespeech.serving.explain``): its occluded
+        variants go through the scheduler as one bulk job, so single tweets still go first."""
+        units, texts = occluded_texts(text)
+        predictions = await self.batcher.submit_many(texts)
+        hate = [prediction.probabilities[LABEL_NAMES[HATE]] for prediction in predictions]
+        return predictions[0], weights_from(text, units, hate)
+
+    async def record_feedback(self, text: str, client: str, label: str | None = None, correct: bool | None = None):
+        """Store a user's ``label`` for a checked tweet (or, from the demo, whether the model was ``correct``),
+        with what the model says about it now; False when the same feedback is stored already."""
+        if self.feedback is None:
+            raise FeedbackRefused("feedback is not switched on for this server (FEEDBACK_DIR is not set)", 404)
+        if not self.feedback_limiter.allow(client):
+            raise FeedbackRefused("too much feedback from this client; wait a minute", 429)
+        prediction = await self.classify_one(text)
+        if label is None:
+            label = prediction.label if correct else LABEL_NAMES[1 - prediction.label_id]
+        entry = record(text, label, prediction, public_model_name(self.model_id), self.revision)
+        return await asyncio.to_thread(self.feedback.add, entry)
+
+    @property
+    def ready(self) -> bool:
+        return self.classifier is not None

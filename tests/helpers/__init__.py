@@ -1,0 +1,1 @@
+"""Test doubles and fixtures shared by the test folders: the Hub stand-in, PostgreSQL, a served app."""

@@ -1,0 +1,118 @@
+"""Inference engines: each one's parity with the fp32 weights on a tiny model, the export, and auto's choice."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_tweets
+
+from hatespeech.inference.classifier import Classifier, ModelError
+from hatespeech.inference.engines import ENGINES, choose_cpu_engine, installed_runtimes
+from hatespeech.run_folder import ONNX_DIR, PARITY
+
+pytest.importorskip("onnxruntime", reason="the ONNX engines need onnxruntime (requirements.txt)")
+PARITY_FILE = PARITY.removeprefix(f"{ONNX_DIR}/")
+TEXTS = make_tweets(40, seed=7)[0] + ["@Bob_99 go back invaders https://t.co/x1", "", "nice " * 40]
+
+
+@pytest.fixture(scope="module")
+def exported_model_dir(trained_model_dir, tmp_path_factory):
+    """A copy of the trained tiny model with ``python -m hatespeech.inference.export onnx`` run on it."""
+    from hatespeech.inference import export
+
+    folder = tmp_path_factory.mktemp("exported") / "model"
+    shutil.copytree(trained_model_dir, folder)
+    data_dir = trained_model_dir.parent / "data"
+    assert export.main(["onnx", str(folder), "--data_dir", str(data_dir), "--parity_texts", "16"]) == 0
+    return folder
+
+
+def test_export_writes_both_graphs_config_and_a_parity_report(exported_model_dir):
+    onnx_dir = exported_model_dir / ONNX_DIR
+    assert {"model.onnx", "model_quantized.onnx", "config.json", PARITY_FILE} <= {p.name for p in onnx_dir.iterdir()}
+    assert (onnx_dir / "model_quantized.onnx").stat().st_size < (onnx_dir / "model.onnx").stat().st_size
+    report = json.loads((onnx_dir / PARITY_FILE).read_text())
+    assert set(report["engines"]) == set(ENGINES) and report["texts"] == 16
+    assert report["engines"]["fp32"] == {"agreement": 1.0, "macro_f1": report["engines"]["fp32"]["macro_f1"],
+                                         "macro_f1_drop": 0.0, "passes": True}  # fmt: skip
+    assert all(report["speed"][engine] > 0 for engine in ENGINES)
+
+
+# openvino: bf16 on CPUs with native bf16 (fp32 elsewhere), so the bf16 tolerance.
+ENGINE_TOLERANCES = [("bf16", 0.02), ("onnx", 1e-3), ("onnx-int8", 0.03), ("openvino", 0.02)]
+
+
+@pytest.mark.parametrize(("engine", "tolerance"), ENGINE_TOLERANCES)
+def test_every_engine_answers_like_the_fp32_weights(exported_model_dir, engine, tolerance):
+    if engine == "openvino":
+        pytest.importorskip("openvino", reason="the openvino engine needs openvino (requirements.txt)")
+    reference = Classifier(str(exported_model_dir), backend="fp32").predict_proba(TEXTS)
+    classifier = Classifier(str(exported_model_dir), backend=engine)
+    probabilities = classifier.predict_proba(TEXTS)
+    assert probabilities.shape == reference.shape and probabilities.dtype == torch.float32
+    assert torch.allclose(probabilities, reference, atol=tolerance)
+    # Labels equal wherever fp32 is not within the engine's tolerance of a tie.
+    clear = (reference[:, 1] - 0.5).abs() > tolerance
+    assert torch.equal(probabilities.argmax(-1)[clear], reference.argmax(-1)[clear])
+    # The run's settings come from the saved model whatever runs it: its length and its normaliser.
+    assert classifier.max_length == classifier.config.max_seq_length and not classifier.normalize
+    assert [p.label for p in classifier.classify(TEXTS[:3])] == [classifier.id2label[int(i)] for i in
+                                                                 probabilities[:3].argmax(-1)]  # fmt: skip
+
+
+def test_onnx_engines_refuse_a_missing_export_and_a_foreign_tokenizer(trained_model_dir, exported_model_dir, tmp_path):
+    with pytest.raises(ModelError, match="python -m hatespeech.inference.export onnx"):
+        Classifier(str(trained_model_dir), backend="onnx")
+    foreign = tmp_path / "foreign"
+    shutil.copytree(exported_model_dir, foreign)
+    from transformers import BertTokenizerFast
+
+    # A tokenizer of another model: more tokens than this model embeds.
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + [f"word{i}" for i in range(500)]
+    tokenizer = BertTokenizerFast(vocab={word: i for i, word in enumerate(words)})
+    tokenizer.save_pretrained(foreign)
+    with pytest.raises(ModelError, match="do not belong together"):
+        Classifier(str(foreign), backend="onnx-int8")
+    (foreign / ONNX_DIR / "model.onnx").write_bytes(b"not a graph")
+    shutil.copy(exported_model_dir / "tokenizer.json", foreign / "tokenizer.json")
+    shutil.copy(exported_model_dir / "tokenizer_config.json", foreign / "tokenizer_config.json")
+    with pytest.raises(ModelError, match="cannot be loaded by ONNX Runtime"):
+        Classifier(str(foreign), backend="onnx")
+
+
+def test_auto_takes_the_fastest_engine_that_passed_parity_on_this_cpu():
+    passed, failed = {"agreement": 1.0, "macro_f1_drop": 0.0}, {"agreement": 0.97, "macro_f1_drop": 0.004}
+    engines = {"fp32": passed, "bf16": passed, "onnx": passed, "onnx-int8": failed, "openvino": failed}
+    speed = {"fp32": 100.0, "bf16": 300.0, "onnx": 200.0, "onnx-int8": 900.0, "openvino": 500.0}
+    report = {"cpu": "Test CPU", "engines": engines, "speed": speed}
+    every = {"onnx", "onnx-int8", "openvino"}
+    # int8 and OpenVINO are faster but lost labels: never chosen.
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=True, runtimes=every) == "bf16"
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=False, runtimes=every) == "onnx"
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=False, runtimes=set()) == "fp32"
+    report["engines"]["openvino"] = passed
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=True, runtimes=every) == "openvino"
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=True, runtimes={"onnx", "onnx-int8"}) == "bf16"
+    report["engines"]["onnx-int8"] = passed
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=True, runtimes=every) == "onnx-int8"
+    # Timed on another CPU: the fixed preference among the engines that passed.
+    report["speed"]["onnx-int8"] = 1.0
+    assert choose_cpu_engine(report, "Other CPU", native_bf16=True, runtimes=every) == "onnx-int8"
+    assert choose_cpu_engine(report, "Test CPU", native_bf16=True, runtimes=every) == "openvino"
+    # No export at all: bf16 where the CPU has it natively, else fp32.
+    assert choose_cpu_engine({}, "Test CPU", native_bf16=True, runtimes=every) == "bf16"
+    assert choose_cpu_engine({}, "Test CPU", native_bf16=False, runtimes=every) == "fp32"
+
+
+def test_auto_reads_the_exported_report(exported_model_dir, monkeypatch):
+    report_path = exported_model_dir / ONNX_DIR / PARITY_FILE
+    report = json.loads(report_path.read_text())
+    monkeypatch.setattr("hatespeech.inference.classifier.cpu_has_bf16_matmul", lambda: False)
+    fastest = max((e for e, entry in report["engines"].items() if entry["passes"] and e != "bf16"
+                   and (e != "openvino" or installed_runtimes() >= {"openvino"})),
+                  key=report["speed"].__getitem__)  # fmt: skip
+    assert Classifier(str(exported_model_dir)).backend == fastest
+    probabilities = np.asarray(Classifier(str(exported_model_dir)).predict_proba(TEXTS[:4]))
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)

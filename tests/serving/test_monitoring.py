@@ -1,0 +1,142 @@
+"""Drift monitoring: PSI and the window, the reference training writes, the alert rules under promtool, and a
+real Prometheus scraping the app on loopback: skewed traffic fires the drift alert, validation traffic does not."""
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from helpers.serving_fixtures import free_port, serve
+
+import app as app_module
+from hatespeech.inference.classifier import Classifier
+from hatespeech.monitoring import DriftWindow, psi, statistics
+
+MONITORING = Path(__file__).resolve().parents[2] / "monitoring"
+PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
+needs_prometheus = pytest.mark.skipif(not (PROMETHEUS and PROMTOOL), reason="Debian prometheus is not installed "
+                                      "(make test installs it)")  # fmt: skip
+
+
+def test_psi_is_zero_for_the_same_histogram_and_grows_with_the_shift():
+    same = statistics([0.1, 0.7, 0.9], [10, 20, 30], [0, 1, 0])
+    assert psi(same["probability_histogram"], same["probability_histogram"]) == 0
+    shifted = statistics([0.95, 0.97, 0.99], [10, 20, 30], [0, 1, 0])
+    further = statistics([0.99, 0.99, 0.99], [90, 90, 90], [0, 1, 0])
+    assert 0 < psi(same["probability_histogram"], shifted["probability_histogram"])
+    assert psi(same["length_histogram"], further["length_histogram"]) > 0.25
+    assert same["pred_hate_rate"] == pytest.approx(2 / 3) and same["unknown_share"] == pytest.approx(1 / 60)
+
+
+def test_the_window_keeps_the_latest_predictions_only():
+    window = DriftWindow(size=3)
+    for hate in (0.9, 0.9, 0.1, 0.1, 0.1):
+        window.add(hate, 10, 0)
+    assert window.statistics()["n"] == 3 and window.statistics()["pred_hate_rate"] == 0
+
+
+def test_training_writes_the_validation_reference(trained_model_dir, tweeteval_dir):
+    reference = json.loads((trained_model_dir / "reference.json").read_text())
+    assert reference["n"] == 16 and sum(reference["probability_histogram"]) == pytest.approx(1)
+    assert sum(reference["length_histogram"]) == pytest.approx(1) and 0 <= reference["unknown_share"] <= 1
+
+
+@needs_prometheus
+def test_alert_rules_pass_promtool():
+    checked = subprocess.run([PROMTOOL, "test", "rules", str(MONITORING / "alerts_test.yml")], capture_output=True,
+                             text=True, cwd=MONITORING)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout
+
+
+@pytest.fixture()
+def served_model(trained_model_dir, tmp_path, monkeypatch):
+    """The tiny model with a reference computed through the serving Classifier itself (so validation traffic
+    matches it bin for bin), served with a 250-prediction drift window."""
+    folder = tmp_path / "model"
+    shutil.copytree(trained_model_dir, folder)
+    texts = [line.strip() for line in (trained_model_dir.parent / "data" / "val_text.txt").read_text().splitlines()]
+    predictions = Classifier(str(folder)).classify(texts)
+    reference = statistics([p.probabilities["hate"] for p in predictions], [p.tokens for p in predictions],
+                           [p.unknown for p in predictions])  # fmt: skip
+    (folder / "reference.json").write_text(json.dumps(reference))
+    monkeypatch.setenv("DRIFT_WINDOW", "250")
+    with serve(app_module.create_app(str(folder))) as url:
+        yield url, texts
+
+
+def _alerts(prometheus_url: str) -> dict[str, str]:
+    alerts = httpx.get(f"{prometheus_url}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+    return {alert["labels"]["alertname"]: alert["state"] for alert in alerts}
+
+
+def _send(url: str, texts: list[str], n: int) -> None:
+    for start in range(0, n, 100):
+        batch = [texts[i % len(texts)] for i in range(start, min(start + 100, n))]
+        assert httpx.post(f"{url}/v1/classify", json={"texts": batch}, timeout=60).status_code == 200
+
+
+@pytest.mark.slow
+@needs_prometheus
+def test_a_real_prometheus_fires_the_drift_alert_on_skewed_traffic_only(served_model, tmp_path):
+    url, validation = served_model
+    # The shipped rules, with the 10-minute `for` shortened to 4 s and every other line as it is.
+    rules = (MONITORING / "alerts.yml").read_text().replace("for: 10m", "for: 4s")
+    (tmp_path / "alerts.yml").write_text(rules)
+    port = free_port()
+    config = (MONITORING / "prometheus.yml").read_text().replace("15s", "1s").replace("127.0.0.1:7860", url[7:])
+    (tmp_path / "prometheus.yml").write_text(config)
+    command = [PROMETHEUS, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+               f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    log = (tmp_path / "prometheus.log").open("w")
+    prometheus = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    prometheus_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # ready once it has scraped the app
+            try:
+                targets = httpx.get(f"{prometheus_url}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+                if targets and targets[0]["health"] == "up":
+                    break
+            except (httpx.TransportError, ValueError, KeyError):
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "prometheus.log").read_text()[-2000:]
+            time.sleep(0.5)
+        # Traffic drawn from validation: the window matches the reference; nothing may fire or even pend.
+        _send(url, validation, 250)
+        quiet_until = time.monotonic() + 4 + 3  # the rule's `for`, plus scrapes and evaluations
+        while time.monotonic() < quiet_until:
+            assert "HateSpeechInputDrift" not in _alerts(prometheus_url)
+            time.sleep(0.5)
+        # Skewed traffic: long texts of words the tokenizer does not know.
+        skewed = [" ".join(f"zq{i}x{j}" for j in range(40)) for i in range(50)]
+        _send(url, skewed, 250)
+        sent, state = time.monotonic(), None
+        while state != "firing":  # within the rule's `for`, one scrape and one evaluation (1 s each), + 2 s slack
+            state = _alerts(prometheus_url).get("HateSpeechInputDrift")
+            assert time.monotonic() - sent < 4 + 1 + 1 + 2, f"not firing (state {state})"
+            time.sleep(0.25)
+        print(f"drift alert firing {time.monotonic() - sent:.1f} s after the skewed traffic")
+        metrics = httpx.get(f"{url}/metrics", timeout=5).text
+        assert 'hatespeech_drift_psi{statistic="length"}' in metrics
+    finally:
+        prometheus.terminate()
+        prometheus.wait(timeout=30)
+
+
+def test_the_model_tab_drift_view_compares_the_window_with_the_reference():
+    from types import SimpleNamespace
+
+    from hatespeech.serving.service import Telemetry
+    from hatespeech.serving.ui import drift_view
+
+    telemetry = Telemetry()
+    assert drift_view(SimpleNamespace(telemetry=telemetry))[1] is None  # no reference: said, not plotted
+    telemetry.drift.reference = statistics([0.2] * 10, [10] * 10, [0] * 10)
+    for _ in range(10):
+        telemetry.window.add(0.9, 70, 5)
+    text, figure = drift_view(SimpleNamespace(telemetry=telemetry))
+    assert "predicted hate 1.000 (validation 0.000)" in text and figure is not None
