@@ -16,14 +16,8 @@ from helpers.hub_double import HubDouble
 from helpers.serving_fixtures import free_port, serve
 
 import app as app_module
-from hatespeech.serving.feedback_store import (
-    FeedbackRecord,
-    FeedbackRefused,
-    FeedbackStore,
-    RateLimiter,
-    majority_labels,
-    read_records,
-)
+from hatespeech.data.feedback import majority_labels, read_records
+from hatespeech.serving.feedback_store import FeedbackRecord, FeedbackRefused, FeedbackStore, RateLimiter
 from hatespeech.tweets import TweetError, check_tweet
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
