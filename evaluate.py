@@ -54,12 +54,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    from hatespeech.evaluation.panel import evaluate_panel, panel_sources, write_panel
+    from hatespeech.evaluation.panel_view import panel_markdown
     from hatespeech.evaluation.report import leaderboard_table, write_report
     from hatespeech.inference.classifier import Classifier, ModelError
     from hatespeech.run_folder import RunFolder
 
     try:
         dataset = load_split(data_args, eval_args.split)
+        # Every input is checked before anything is written: a bad --sources_dir must not leave a half report.
+        panel_inputs = panel_sources(data_args) if data_args.panel else None
         classifier = Classifier(
             eval_args.model, revision=eval_args.revision, batch_size=eval_args.batch_size, backend=eval_args.backend
         )
@@ -76,11 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     if eval_args.split == "test":
         print(leaderboard_table(eval_args.model, scores["macro_f1"]))
     if data_args.panel:  # every source's validation and test split, and HateCheck
-        from hatespeech.evaluation.panel import evaluate_panel, write_panel
-        from hatespeech.evaluation.panel_view import panel_markdown
-
         try:
-            panel = evaluate_panel(lambda texts: classifier.predict_proba(texts).numpy(), data_args)
+            panel = evaluate_panel(lambda texts: classifier.predict_proba(texts).numpy(), data_args, panel_inputs)
         except DataError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

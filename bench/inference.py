@@ -66,11 +66,12 @@ def main() -> None:
         from pathlib import Path
 
         from hatespeech.inference.engines import ONNX_FILES
-        from hatespeech.inference.export import export_onnx
+        from hatespeech.inference.export import PARITY_TEXTS, export
         from hatespeech.run_folder import ONNX_DIR
 
-        if not (Path(args.model) / ONNX_DIR / ONNX_FILES["onnx"]).is_file():
-            export_onnx(Path(args.model))
+        if not (Path(args.model) / ONNX_DIR / ONNX_FILES["onnx"]).is_file():  # the CLI's export, parity report too
+            validation = load_split(DataArguments(data_dir=args.data_dir), "validation")
+            export(Path(args.model), validation["text"][:PARITY_TEXTS], validation["label"][:PARITY_TEXTS])
         from hatespeech.inference.engines import installed_runtimes
 
         exported = [engine for engine in ("onnx", "onnx-int8", "openvino") if engine in installed_runtimes()]

@@ -1,5 +1,7 @@
 """Base model and tokenizer loading; the default is the pip-packaged all-MiniLM-L6-v2."""
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -56,6 +58,13 @@ def resolve_model_path(name_or_path: str) -> str:
 def get_tokenizer(args: ModelArguments):
     """The base model's fast tokenizer."""
     return AutoTokenizer.from_pretrained(resolve_model_path(args.model_name_or_path), revision=args.model_revision)
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """A digest of the tokenizer's vocabulary (token -> id), saved in config.json at training time: a tokenizer
+    whose ids were shuffled still knows every word, and only this tells it from the one the model learnt."""
+    vocabulary = json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False)
+    return hashlib.sha256(vocabulary.encode("utf-8")).hexdigest()[:16]
 
 
 def position_limit(config: PretrainedConfig) -> int | None:

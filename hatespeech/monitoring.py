@@ -10,6 +10,7 @@ alerts above 0.25 for 10 minutes). The predicted-hate rate needs no labels, so i
 """
 
 import json
+import logging
 import math
 import threading
 from collections import deque
@@ -17,10 +18,15 @@ from collections.abc import Sequence
 
 from prometheus_client.core import GaugeMetricFamily
 
+logger = logging.getLogger(__name__)
+
 PROBABILITY_BINS = 10
 LENGTH_EDGES = (8, 16, 24, 32, 48, 64, 96)  # token-length bin upper bounds; the last bin is open
 FLOOR = 1e-4
 DEFAULT_WINDOW = 1000
+# The window is copied at each /metrics scrape: 100,000 predictions take ~10 MB and ~0.1 s a scrape; a million
+# took ~100 MB and blocked the server for a second at each scrape.
+MAX_WINDOW = 100_000
 
 
 def _histogram(values: Sequence[float], edges: Sequence[float]) -> list[float]:
@@ -102,11 +108,32 @@ class DriftCollector:
         yield family
 
 
-def read_reference(text: str) -> dict | None:
-    """``reference.json`` as written by training; None (drift off) when it is not usable."""
+def read_reference(raw: bytes) -> dict | None:
+    """``reference.json`` as written by training; None (drift off, with one logged line) when it is not usable:
+    not UTF-8 JSON, not an object, a rate that is not a number in [0, 1], or a histogram with the wrong number
+    of bins or shares that are not finite numbers in [0, 1] (a NaN would make every PSI NaN, so drift could
+    never alert)."""
     try:
-        reference = json.loads(text)
-        keys = ("pred_hate_rate", "probability_histogram", "length_histogram", "unknown_share")
-        return reference if all(key in reference for key in keys) else None
-    except ValueError:
-        return None
+        reference = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        return _unusable(f"not UTF-8 JSON ({type(err).__name__})")
+    if not isinstance(reference, dict):
+        return _unusable("not a JSON object")
+    bins = {"probability_histogram": PROBABILITY_BINS, "length_histogram": len(LENGTH_EDGES) + 1}
+    for key in ("pred_hate_rate", "unknown_share", *bins):
+        values = reference.get(key)
+        values = values if key in bins and isinstance(values, list) else [values]
+        if key in bins and len(values) != bins[key]:
+            return _unusable(f"{key} needs {bins[key]} shares, it has {len(values)}")
+        if not all(_share(value) for value in values):
+            return _unusable(f"{key} holds a value that is not a number between 0 and 1")
+    return reference
+
+
+def _share(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1
+
+
+def _unusable(why: str) -> None:
+    logger.warning("reference.json is not usable (%s): drift metrics are off", why)
+    return None

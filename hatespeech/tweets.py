@@ -29,8 +29,9 @@ MAX_TWEET_CHARS = 1000
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_FILE_TWEETS = 10_000
 FILE_SUFFIXES = (".txt", ".csv", ".jsonl")
-# Characters that show nothing: control and format characters (zero-width space, BOM, ...) and separators.
-_INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zs", "Zl", "Zp"}
+# Characters that show nothing on their own: control and format characters (zero-width space, BOM, ...),
+# separators, and combining marks, which the tokenizer strips as accents (a text of them alone reads as empty).
+_INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"}
 
 
 class TweetError(ValueError):

@@ -283,3 +283,14 @@ def test_a_pipe_in_a_source_name_stays_inside_its_table_cell():
     rows = [line for line in panel_markdown(panel).splitlines() if "a\\|b" in line]
     # Column separators (unescaped pipes): 7 in the test-split table (6 columns), 5 in the validation table (4).
     assert [len(re.findall(r"(?<!\\)\|", line)) for line in rows] == [7, 5]
+
+
+def test_evaluate_checks_the_panel_sources_before_writing_anything(trained_model_dir, tmp_path, capsys):
+    """Finding 20: evaluate.py --panel with a bad --sources_dir wrote the test report, then refused."""
+    import evaluate
+
+    out = tmp_path / "report"
+    args = ["--model", str(trained_model_dir), "--data_dir", str(trained_model_dir.parent / "data"), "--panel",
+            "--sources_dir", str(tmp_path / "missing"), "--output_dir", str(out)]  # fmt: skip
+    assert evaluate.main(args) == 2
+    assert capsys.readouterr().err.startswith("error: ") and not out.exists()

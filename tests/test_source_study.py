@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("source_study", REPO_ROOT / "experiments" / "source_study.py")
+spec = importlib.util.spec_from_file_location("source_study", REPO_ROOT / "selection" / "source_study.py")
 source_study = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(source_study)
 FOLDS = yaml.safe_load((REPO_ROOT / "configs" / "leave_source_out.yaml").read_text())["folds"]
@@ -17,9 +17,9 @@ FOLDS = yaml.safe_load((REPO_ROOT / "configs" / "leave_source_out.yaml").read_te
 
 def record(candidate: str, fold: str, score: float, seed: int = 42) -> dict:
     held_out = dict.fromkeys(FOLDS[fold], score)
-    return {"candidate": candidate, "fold": fold, "holdout_validation": held_out,
-            "holdout_validation_perturbed": {name: score - 0.1 for name in held_out}, "wall_time_s": 600.0,
-            "hardware": "test CPU", "seed": seed}  # fmt: skip
+    return {"candidate": candidate, "fold": fold, "run": f"{candidate}-without-{fold}-seed{seed}",
+            "holdout_validation": held_out, "holdout_validation_perturbed": {name: score - 0.1 for name in held_out},
+            "wall_time_s": 600.0, "hardware": "test CPU", "seed": seed}  # fmt: skip
 
 
 def test_the_folds_cover_the_eight_sources_once():
@@ -123,3 +123,57 @@ def test_round_three_reads_its_candidates_flags_and_scores_a_source_a_candidate_
     (tmp_path / "panel.json").write_text(json.dumps(panel))
     scores = source_study.fold_scores(tmp_path, fixed["folds"]["C"])
     assert scores["holdout_validation"] == {"hatexplain": 0.5, "stormfront": 0.6, "dynahate": 0.7}
+
+
+def test_the_published_configuration_is_what_the_harness_writes_for_the_chosen_candidate(tmp_path, capsys):
+    """configs/train_full.yaml is written by --rank --publish from the round's records, never copied by hand."""
+    round2 = REPO_ROOT / "configs" / "leave_source_out_round2.yaml"
+    out = tmp_path / "train_full.yaml"
+    args = ["--leave_source_out", "--rank", str(REPO_ROOT / "results" / "leave-source-out-round2"), "--lso_config",
+            str(round2), "--publish", str(out)]  # fmt: skip
+    assert source_study.main(args) == 0
+    assert "**eight-t2**" in capsys.readouterr().out
+    assert yaml.safe_load(out.read_text()) == yaml.safe_load((REPO_ROOT / "configs" / "train_full.yaml").read_text())
+
+
+def bad_records(folder: Path, name: str) -> Path:
+    folder.mkdir()
+    good = record("eight-t2", "A", 0.6)
+    (folder / "good.json").write_text(json.dumps(good))
+    content = {"cut": json.dumps(good)[:40], "bare": "5", "foreign": '{"name": "not a run"}',
+               "scoreless": json.dumps(good | {"holdout_validation": {}}), "bytes": b"\xff\xfe"}[name]  # fmt: skip
+    (folder / f"{name}.json").write_bytes(content if isinstance(content, bytes) else content.encode())
+    return folder
+
+
+@pytest.mark.parametrize("name", ["cut", "bare", "foreign", "scoreless", "bytes"])
+def test_a_record_that_is_not_a_run_summary_stops_the_ranking_with_its_file(tmp_path, capsys, name):
+    """Findings 14 and 19: a foreign record was silently ignored, a cut or score-less one was a traceback."""
+    folder = bad_records(tmp_path / "records", name)
+    assert source_study.main(["--leave_source_out", "--rank", str(folder)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and f"{name}.json" in error and len(error.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("problem", ["missing folder", "empty folder"])
+def test_ranking_nothing_is_an_error_not_an_empty_table(tmp_path, capsys, problem):
+    folder = tmp_path / "records"
+    if problem == "empty folder":
+        folder.mkdir()
+    assert source_study.main(["--leave_source_out", "--rank", str(folder)]) == 2
+    assert "records" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ["folds: [A\n", "", "folds: {A: [tweeteval]}\n", None, "directory"])
+def test_a_bad_round_configuration_is_one_line(tmp_path, capsys, content):
+    """Finding 19: --lso_config damaged, empty, without candidates, missing or a directory."""
+    config = tmp_path / "round.yaml"
+    if content == "directory":
+        config.mkdir()
+    elif content is not None:
+        config.write_text(content)
+    folder = bad_records(tmp_path / "records", "cut").parent / "records"
+    (folder / "cut.json").unlink()
+    assert source_study.main(["--leave_source_out", "--rank", str(folder), "--lso_config", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: --lso_config") and len(error.strip().splitlines()) == 1

@@ -107,4 +107,3 @@ def test_a_deobfuscating_tokenizer_is_saved_with_both_rule_sets(tiny_model_dir, 
     raw = "@Someone i h4te j e w s https://t.co/x"
     assert loaded(raw)["input_ids"] == base(deobfuscate(normalize_tweet(raw)))["input_ids"]
     assert plain(raw)["input_ids"] == base(normalize_tweet(raw))["input_ids"]
-

@@ -122,3 +122,11 @@ def classifier(trained_model_dir):
     from hatespeech.inference.classifier import Classifier
 
     return Classifier(str(trained_model_dir), backend="fp32")
+
+
+def test_a_text_of_combining_marks_alone_is_empty():
+    """Finding 20: the tokenizer strips combining marks as accents, so such a text was scored as empty input."""
+    from hatespeech.tweets import tweet_problem
+
+    assert tweet_problem("\u0301\u0308\u20dd") == "is empty"
+    assert tweet_problem("cafe\u0301") is None  # a mark on a letter is part of a word

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hatespeech import FEEDBACK_FILE_PREFIX as FILE_PREFIX
 from hatespeech.data.readers import jsonl_rows
+from hatespeech.text import normalize_tweet
 
 
 def read_records(folder: Path) -> list[dict]:
@@ -24,10 +25,11 @@ def read_records(folder: Path) -> list[dict]:
 
 
 def majority_labels(records: list[dict]) -> tuple[dict[str, int], dict[str, int]]:
-    """One label per distinct text (1 = hate), the majority of its records; ties dropped. Also the counts."""
+    """One label per distinct text as the model reads it (handles, links and spacing normalised; 1 = hate), the
+    majority of its records; ties dropped. Also the counts."""
     votes: dict[str, Counter] = {}
     for row in records:
-        votes.setdefault(row["text"], Counter())[row["label"]] += 1
+        votes.setdefault(normalize_tweet(row["text"]), Counter())[row["label"]] += 1
     labels = {}
     for text, counter in votes.items():
         (top, n), *rest = counter.most_common()

@@ -72,9 +72,10 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
         "wall_time": f"{wall / 60:.1f} min" if wall else "not recorded",
         "world_size": train.get("world_size"),
         "decision_threshold": train.get("decision_threshold"),
-        "sources": ", ".join(config.get("sources") or []),
+        # feedback:<location> shown without its location: a local folder's path is the server's business.
+        "sources": ", ".join("feedback" if s.startswith("feedback:") else s for s in config.get("sources") or []),
         "dropped_copies": train.get("dropped_copies"),
-        "feedback": train.get("feedback"),
+        "feedback": train.get("feedback"),  # the template names a Hub dataset, never a local folder
         "panel": panel_markdown(run.panel()) if run.panel() else "",
         "flagged_identity": worst_identity(run.panel()) if run.panel() else None,
         "min_identity_cases": MIN_IDENTITY_CASES,

@@ -44,8 +44,9 @@ IDENTITY_NAMES = {
 }  # fmt: skip
 
 
-def evaluate_panel(predict_proba: Callable[[list[str]], np.ndarray], data_args: DataArguments) -> dict:
-    """Every panel number for one model; ``predict_proba`` maps raw texts to class probabilities."""
+def panel_sources(data_args: DataArguments) -> tuple[dict, list, dict]:
+    """What the panel reads, loaded (and checked) before any model runs: each source's rows by split, HateCheck,
+    and the catalog of Hub sources (:class:`DataError` naming a bad file)."""
     root, seed = Path(data_args.sources_dir), data_args.source_split_seed
     try:
         catalog = hub_catalog(data_args)  # Hub sources the model was trained on join the panel
@@ -54,6 +55,15 @@ def evaluate_panel(predict_proba: Callable[[list[str]], np.ndarray], data_args: 
         hatecheck = load_source(root, "hatecheck", seed)["test"]
     except (SourceError, OSError) as err:
         raise DataError(str(err)) from None
+    return sources, hatecheck, catalog
+
+
+def evaluate_panel(
+    predict_proba: Callable[[list[str]], np.ndarray], data_args: DataArguments, loaded: tuple | None = None
+) -> dict:
+    """Every panel number for one model; ``predict_proba`` maps raw texts to class probabilities; ``loaded``:
+    :func:`panel_sources`, when the caller checked them already."""
+    sources, hatecheck, catalog = loaded or panel_sources(data_args)
     everything = data_args.panel_scope == "all"
     panel: dict = {"validation": {}, "test": {}}
     texts: dict[str, dict[str, tuple[list[str], list[int]]]] = {}  # split -> source -> (texts, labels)

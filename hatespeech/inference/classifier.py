@@ -15,29 +15,18 @@ import logging
 from dataclasses import dataclass
 
 import torch
-from safetensors import SafetensorError
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from hatespeech import LABEL2ID
-from hatespeech.errors import first_line
 from hatespeech.hardware import cpu_has_bf16_matmul, cpu_info
-from hatespeech.inference.engines import (
-    ENGINES,
-    EXPORTED,
-    EngineUnavailable,
-    TorchEngine,
-    choose_cpu_engine,
-    installed_runtimes,
-    onnx_file,
-    read_parity,
-)
+from hatespeech.inference.engines import REGISTRY, EngineUnavailable, choose_cpu_engine, installed_runtimes, read_parity
+from hatespeech.inference.loading import ModelError
 from hatespeech.modeling import position_limit
 from hatespeech.text import carries_deobfuscation, carries_tweet_normalizer, deobfuscate, normalize_tweet
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("auto",) + ENGINES
+BACKENDS = ("auto", *REGISTRY)
 # Models saved before the run's settings travelled with them were all trained at this length.
 LEGACY_MAX_LENGTH = 128
 # What one more model call costs, in padded tokens' worth of compute: a short text starts a batch of its own
@@ -46,64 +35,6 @@ LEGACY_MAX_LENGTH = 128
 CALL_OVERHEAD_TOKENS = 64
 # Texts tokenised at once by predict_proba: big enough to sort by length, small enough for flat memory.
 STREAM_CHUNK = 8192
-# Words every English vocabulary knows: a tokenizer that maps all of them to [UNK] is not the model's.
-_PROBE_TEXT = "the people and you are not here"
-
-
-class ModelError(RuntimeError):
-    """A model that cannot be served: missing, incomplete or inconsistent; the message is one line."""
-
-
-def load_tokenizer(model: str, revision: str | None = None):
-    """The model's tokenizer (:class:`ModelError` when it is missing or cannot be read)."""
-    # A half-written file (a copy or download cut short) fails inside the tokenizers or safetensors library:
-    # name the part that failed, in one line.
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
-    except OSError as err:  # no such folder or repo, or no tokenizer in it
-        raise ModelError(f"cannot load a model from {model!r}: {first_line(err)}") from None
-    except Exception as err:  # JSON errors, or the tokenizers library's own type
-        raise ModelError(f"{model}: the tokenizer files (tokenizer.json, tokenizer_config.json) cannot be read "
-                         f"({first_line(err)})") from None  # fmt: skip
-    return tokenizer
-
-
-def load_model_and_tokenizer(model: str, revision: str | None = None):
-    """Tokenizer and classification model, checked to belong together (:class:`ModelError` otherwise)."""
-    tokenizer = load_tokenizer(model, revision)
-    try:
-        network = AutoModelForSequenceClassification.from_pretrained(model, revision=revision)
-    except (OSError, ValueError, KeyError) as err:
-        raise ModelError(f"cannot load a model from {model!r}: {first_line(err)}") from None
-    except SafetensorError as err:
-        raise ModelError(
-            f"{model}: model.safetensors cannot be read, it may be cut short ({first_line(err)})"
-        ) from None
-    check_tokenizer(tokenizer, network.get_input_embeddings().num_embeddings, model)
-    return tokenizer, network
-
-
-def load_config(model: str, revision: str | None = None):
-    """The model's configuration alone (an exported engine needs no PyTorch weights)."""
-    try:
-        return AutoConfig.from_pretrained(model, revision=revision)
-    except (OSError, ValueError, KeyError) as err:
-        raise ModelError(f"cannot load a model from {model!r}: {first_line(err)}") from None
-
-
-def check_tokenizer(tokenizer, vocab_size: int, name: str) -> None:
-    """Refuse a tokenizer that is missing (every word unknown) or larger than the model's vocabulary."""
-    if len(tokenizer) > vocab_size:
-        raise ModelError(
-            f"{name}: the tokenizer has {len(tokenizer)} tokens but the model embeds {vocab_size}; "
-            "they do not belong together"
-        )
-    ids = tokenizer(_PROBE_TEXT, add_special_tokens=False)["input_ids"]
-    if not ids or (tokenizer.unk_token_id is not None and all(i == tokenizer.unk_token_id for i in ids)):
-        raise ModelError(
-            f"{name}: the tokenizer knows no ordinary word (tokenizer files missing or wrong); "
-            "save the tokenizer with the model"
-        )
 
 
 def resolve_backend(backend: str, device: torch.device, parity: dict | None = None) -> str:
@@ -172,20 +103,15 @@ class Classifier:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         parity = read_parity(model, revision) if backend == "auto" and self.device.type == "cpu" else {}
         self.backend = resolve_backend(backend, self.device, parity)
-        if self.backend in EXPORTED:
-            if self.device.type != "cpu":
-                raise ModelError(f"the {self.backend} engine runs on the CPU only; use fp32 or bf16 on {self.device}")
-            self.tokenizer, self.config = load_tokenizer(model, revision), load_config(model, revision)
-            check_tokenizer(self.tokenizer, self.config.vocab_size, model)
-            try:
-                self.engine = EXPORTED[self.backend](onnx_file(model, revision, self.backend), num_threads)
-            except EngineUnavailable as err:
-                raise ModelError(str(err)) from None
-        else:
-            self.tokenizer, network = load_model_and_tokenizer(model, revision)
-            self.config = network.config
-            dtype = torch.bfloat16 if self.backend == "bf16" else torch.float32
-            self.engine = TorchEngine(network, self.device, dtype, compile)
+        if backend == "onnx-int8":  # asked for by name (auto takes it only where its parity held)
+            logger.warning("onnx-int8 quantises activations per batch: a tweet's probability can change with the "
+                           "tweets batched beside it; fp32, bf16, onnx and openvino do not")  # fmt: skip
+        try:
+            self.tokenizer, self.config, self.engine = REGISTRY[self.backend].open(
+                model, revision, self.device, num_threads, compile
+            )
+        except EngineUnavailable as err:
+            raise ModelError(str(err)) from None
         # What the run saved with the model: its maximum length (never more than the encoder has positions for)
         # and whether it normalised tweets.
         self.max_length = max_length or getattr(self.config, "max_seq_length", None) or LEGACY_MAX_LENGTH

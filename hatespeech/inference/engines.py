@@ -22,27 +22,56 @@ import numpy as np
 import torch
 
 from hatespeech.errors import first_line
+from hatespeech.inference.loading import (
+    ModelError,
+    check_tokenizer,
+    load_config,
+    load_model_and_tokenizer,
+    load_tokenizer,
+)
 from hatespeech.run_folder import ONNX_DIR, PARITY, run_file
 
 logger = logging.getLogger(__name__)
 
-TORCH_ENGINES = ("fp32", "bf16")
-EXPORTED_ENGINES = ("onnx", "onnx-int8", "openvino")
-ENGINES = TORCH_ENGINES + EXPORTED_ENGINES
-ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_quantized.onnx", "openvino": "model.onnx"}
 MIN_AGREEMENT = 0.995
 MAX_F1_DROP = 0.005
-# Without a speed measured on this CPU, the order of bench/inference.py on a 2-core AMD EPYC (AVX512-BF16):
-# int8 first (when it passed), OpenVINO (bf16 there), PyTorch bf16 where native, ONNX Runtime fp32, PyTorch fp32.
-CPU_PREFERENCE = ("onnx-int8", "openvino", "bf16", "onnx", "fp32")
 
 
 class EngineUnavailable(RuntimeError):
     """The engine cannot run this model here (no export, or the runtime is not installed); one line."""
 
 
-class TorchEngine:
-    """The PyTorch weights, in fp32 or as bf16 weights (not autocast: it re-casts every weight on every call)."""
+class Engine:
+    """One way to run the network. A subclass states its ``name``, the ``file`` of the export it runs (None: the
+    PyTorch weights), the ``runtime`` library it needs, and its place in ``auto``'s order without a speed
+    measured on this CPU (``preference``, lower first); :meth:`open` loads a model for it. Adding an engine is
+    adding one subclass: the backends, the export's parity loop and ``auto`` read :data:`REGISTRY`."""
+
+    name: str
+    file: str | None = None
+    runtime: str | None = None
+    preference: int
+
+    @classmethod
+    def installed(cls) -> bool:
+        from importlib.util import find_spec
+
+        return cls.runtime is None or find_spec(cls.runtime) is not None
+
+    @classmethod
+    def open(cls, model: str, revision: str | None, device: torch.device, num_threads: int | None, compile: bool):
+        """(tokenizer, config, engine) for ``model`` (:class:`ModelError` or :class:`EngineUnavailable`)."""
+        raise NotImplementedError
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Float32 logits of a padded batch of numpy arrays."""
+        raise NotImplementedError
+
+
+class TorchEngine(Engine):
+    """The PyTorch weights, in fp32 (bf16: see :class:`TorchBf16Engine`), on the CPU or a GPU."""
+
+    name, preference, dtype = "fp32", 4, torch.float32
 
     def __init__(self, network: torch.nn.Module, device: torch.device, dtype: torch.dtype, compile: bool = False):
         self.network = network.to(device=device, dtype=dtype).eval()
@@ -50,14 +79,41 @@ class TorchEngine:
             self.network = torch.compile(self.network, dynamic=True)
         self.device = device
 
+    @classmethod
+    def open(cls, model, revision, device, num_threads, compile):
+        tokenizer, network = load_model_and_tokenizer(model, revision)
+        return tokenizer, network.config, cls(network, device, cls.dtype, compile)
+
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         with torch.inference_mode():
             tensors = {name: torch.from_numpy(values).to(self.device) for name, values in inputs.items()}
             return self.network(**tensors).logits.float().cpu().numpy()
 
 
-class OnnxEngine:
-    """An exported graph in ONNX Runtime, fed only the inputs the graph declares."""
+class TorchBf16Engine(TorchEngine):
+    """The PyTorch weights cast to bf16 (not autocast: it re-casts every weight on every call)."""
+
+    name, preference, dtype = "bf16", 2, torch.bfloat16
+
+
+class ExportedEngine(Engine):
+    """An engine of the exported ONNX graph (``<model>/onnx/``): on the CPU only, fed the inputs it declares."""
+
+    runtime = "onnxruntime"
+
+    @classmethod
+    def open(cls, model, revision, device, num_threads, compile):
+        if device.type != "cpu":
+            raise ModelError(f"the {cls.name} engine runs on the CPU only; use fp32 or bf16 on {device}")
+        tokenizer, config = load_tokenizer(model, revision), load_config(model, revision)
+        check_tokenizer(tokenizer, config.vocab_size, model, config)
+        return tokenizer, config, cls(onnx_file(model, revision, cls), num_threads)
+
+
+class OnnxEngine(ExportedEngine):
+    """An exported graph in ONNX Runtime (``onnx``: the fp32 graph)."""
+
+    name, file, preference = "onnx", "model.onnx", 3
 
     def __init__(self, path: Path, num_threads: int | None = None):
         try:
@@ -78,9 +134,18 @@ class OnnxEngine:
         return self.session.run(None, feed)[0].astype(np.float32)
 
 
-class OpenVinoEngine:
+class OnnxInt8Engine(OnnxEngine):
+    """The dynamically quantized graph in ONNX Runtime: int8 weights, activations quantized per batch. First in
+    ``auto``'s order where it passed parity (bench/inference.py, 2-core AMD EPYC with AVX512-BF16)."""
+
+    name, file, preference = "onnx-int8", "model_quantized.onnx", 0
+
+
+class OpenVinoEngine(ExportedEngine):
     """The exported ONNX graph compiled by OpenVINO for the CPU (its default precision: bf16 on CPUs with native
     bf16), latency-tuned: one inference request at a time, as the server's one inference thread sends them."""
+
+    name, file, runtime, preference = "openvino", "model.onnx", "openvino", 1
 
     def __init__(self, path: Path, num_threads: int | None = None):
         try:
@@ -100,12 +165,20 @@ class OpenVinoEngine:
         return np.array(self.request.infer(feed)[self.compiled.output(0)], dtype=np.float32)
 
 
-EXPORTED = {"onnx": OnnxEngine, "onnx-int8": OnnxEngine, "openvino": OpenVinoEngine}
+# Every engine, by name; all else is derived from it.
+REGISTRY: dict[str, type[Engine]] = {
+    engine.name: engine for engine in (TorchEngine, TorchBf16Engine, OnnxEngine, OnnxInt8Engine, OpenVinoEngine)
+}
+ENGINES = tuple(REGISTRY)
+EXPORTED_ENGINES = tuple(name for name, engine in REGISTRY.items() if engine.file)
+ONNX_FILES = {name: engine.file for name, engine in REGISTRY.items() if engine.file}
+# auto's order without a speed measured on this CPU (bench/inference.py on a 2-core AMD EPYC, AVX512-BF16).
+CPU_PREFERENCE = tuple(sorted(REGISTRY, key=lambda name: REGISTRY[name].preference))
 
 
-def onnx_file(model: str, revision: str | None, engine: str) -> Path:
+def onnx_file(model: str, revision: str | None, engine: type[Engine]) -> Path:
     """The engine's ONNX file, from the model folder or its Hub repo (:class:`EngineUnavailable` when absent)."""
-    relative = f"{ONNX_DIR}/{ONNX_FILES[engine]}"
+    relative = f"{ONNX_DIR}/{engine.file}"
     path = run_file(model, revision, relative)
     if path is None:
         raise EngineUnavailable(
@@ -115,12 +188,31 @@ def onnx_file(model: str, revision: str | None, engine: str) -> Path:
 
 
 def read_parity(model: str, revision: str | None) -> dict:
-    """The export's parity report (``{}`` when the model was not exported or the file cannot be read)."""
+    """The export's parity report; ``{}`` (auto then chooses among the PyTorch engines) when the model was not
+    exported, or the file cannot be read or does not hold the report's shape (logged in one line)."""
     path = run_file(model, revision, PARITY)
     try:
-        return json.loads(path.read_text(encoding="utf-8")) if path else {}
-    except (OSError, ValueError):  # a damaged report: auto simply chooses among the PyTorch engines
+        report = json.loads(path.read_text(encoding="utf-8")) if path else {}
+    except (OSError, ValueError) as err:
+        logger.warning("%s cannot be read (%s): auto ignores it", path, type(err).__name__)
         return {}
+    if report != {} and not _parity_shaped(report):
+        logger.warning("%s does not hold a parity report (engines with numeric agreement): auto ignores it", path)
+        return {}
+    return report
+
+
+def _parity_shaped(report) -> bool:
+    def number(value) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    if not isinstance(report, dict):
+        return False
+    engines, speed = report.get("engines"), report.get("speed", {})
+    return (isinstance(engines, dict) and isinstance(speed, dict) and isinstance(report.get("cpu", ""), str)
+            and all(isinstance(entry, dict) and number(entry.get("agreement")) and number(entry.get("macro_f1_drop"))
+                    for entry in engines.values())
+            and all(number(value) for value in speed.values()))  # fmt: skip
 
 
 def passes_parity(entry: dict) -> bool:
@@ -141,8 +233,4 @@ def choose_cpu_engine(parity: dict, cpu: str, native_bf16: bool, runtimes: set[s
 
 def installed_runtimes() -> set[str]:
     """The exported engines whose runtime library is installed."""
-    from importlib.util import find_spec
-
-    return ({"onnx", "onnx-int8"} if find_spec("onnxruntime") else set()) | (
-        {"openvino"} if find_spec("openvino") else set()
-    )
+    return {name for name in EXPORTED_ENGINES if REGISTRY[name].installed()}

@@ -23,9 +23,11 @@ import numpy as np
 import torch
 from sklearn.metrics import f1_score
 
+from hatespeech.errors import first_line
 from hatespeech.hardware import cpu_info
-from hatespeech.inference.classifier import Classifier, ModelError, load_model_and_tokenizer
+from hatespeech.inference.classifier import Classifier
 from hatespeech.inference.engines import ENGINES, MAX_F1_DROP, MIN_AGREEMENT, ONNX_FILES, passes_parity
+from hatespeech.inference.loading import ModelError, load_model_and_tokenizer
 from hatespeech.run_folder import ONNX_DIR, PARITY
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,18 @@ PARITY_TEXTS = 1000
 
 class ExportError(RuntimeError):
     """The model cannot be exported; one line."""
+
+
+def export(model_dir: Path, texts: list[str], labels: list[int]) -> dict:
+    """The one export path (the CLI and the benchmarks): the graphs, then their parity report on ``texts`` written
+    beside them. An earlier report is removed first, so a report always describes the graphs next to it."""
+    if not texts:
+        raise ExportError("the parity check needs at least one validation text")
+    (model_dir / PARITY).unlink(missing_ok=True)
+    export_onnx(model_dir)
+    report = parity_report(model_dir, texts, labels)
+    (model_dir / PARITY).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
 
 
 def export_onnx(model_dir: Path) -> Path:
@@ -92,6 +106,13 @@ def parity_report(model_dir: Path, texts: list[str], labels: list[int], repeats:
     return report
 
 
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"needs at least 1 text, got {number}")
+    return number
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hatespeech.inference.export", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="format", required=True)
@@ -99,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     onnx.add_argument("model", type=Path, help="A trained model folder, e.g. outputs/model")
     onnx.add_argument("--data_dir", default="../shared/tweeteval/hate",
                       help="TweetEval layout folder whose validation split the parity check uses.")  # fmt: skip
-    onnx.add_argument("--parity_texts", type=int, default=PARITY_TEXTS, help="Validation tweets to compare on.")
+    onnx.add_argument("--parity_texts", type=_at_least_one, default=PARITY_TEXTS,
+                      help="Validation tweets to compare on (at least 1).")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from hatespeech.data.loading import DataArguments, load_split
@@ -108,18 +130,19 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.model / "config.json").is_file():
             raise ExportError(f"{args.model} holds no trained model (config.json is missing)")
         validation = load_split(DataArguments(data_dir=args.data_dir), "validation")
-        target = export_onnx(args.model)
         count = min(args.parity_texts, len(validation))
-        report = parity_report(args.model, validation["text"][:count], validation["label"][:count])
-    except (ExportError, ModelError, FileNotFoundError, ValueError) as err:
+        report = export(args.model, validation["text"][:count], validation["label"][:count])
+    except (ExportError, ModelError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    (args.model / PARITY).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    except OSError as err:  # a read-only or full disk
+        print(f"error: cannot write the export into {args.model / ONNX_DIR}: {first_line(err)}", file=sys.stderr)
+        return 1
     for engine, entry in report["engines"].items():
         verdict = "passes" if entry["passes"] else "FAILS parity (auto will not choose it)"
         print(f"{engine:10s} labels = fp32 {entry['agreement']:.4f}  macro-F1 {entry['macro_f1']:.4f}  "
               f"{report['speed'][engine]:8.1f} tweets/s  {verdict}")  # fmt: skip
-    print(f"Wrote {target} (parity on {report['texts']} validation tweets, {report['cpu']})")
+    print(f"Wrote {args.model / ONNX_DIR} (parity on {report['texts']} validation tweets, {report['cpu']})")
     return 0
 
 

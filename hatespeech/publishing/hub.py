@@ -13,7 +13,6 @@ huggingface_hub waits forever for an answer by default; here every request gives
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from huggingface_hub.utils._http import default_client_factory
 from hatespeech.errors import first_line
 from hatespeech.evaluation.card import render_card
 from hatespeech.run_folder import CARD, RunFolder
+from hatespeech.settings import HubSettings, SettingsError, load
 
 try:  # the HTTP client of huggingface_hub 2.x
     from httpx2 import TimeoutException, TransportError
@@ -43,10 +43,6 @@ class HubError(RuntimeError):
     """The Hub could not be reached or refused the request; the message is one line, token-free."""
 
 
-def hub_timeout() -> float:
-    return float(os.environ.get("HATESPEECH_HUB_TIMEOUT", "60"))
-
-
 def use_hub_timeout(seconds: float) -> None:
     """Make every huggingface_hub request give up after ``seconds`` without progress."""
 
@@ -60,8 +56,12 @@ def use_hub_timeout(seconds: float) -> None:
 
 def with_retries(call: Callable, what: str, attempts: int | None = None):
     """``call()``, retried with backoff when the Hub does not answer or answers 5xx; then a :class:`HubError`."""
-    attempts = attempts or int(os.environ.get("HATESPEECH_HUB_ATTEMPTS", "3"))
-    use_hub_timeout(hub_timeout())
+    try:
+        settings = load(HubSettings)
+    except SettingsError as err:
+        raise HubError(str(err)) from None
+    attempts = attempts or settings.hatespeech_hub_attempts
+    use_hub_timeout(settings.hatespeech_hub_timeout)
     for attempt in range(1, attempts + 1):
         try:
             return call()
@@ -75,7 +75,7 @@ def with_retries(call: Callable, what: str, attempts: int | None = None):
                 problem = "no answer from" if isinstance(err, TimeoutException) else "cannot reach"
                 raise HubError(
                     f"{problem} the Hub at {constants.ENDPOINT} for {what} after {attempts} attempt(s) "
-                    f"({type(err).__name__}, {hub_timeout():g} s timeout); retry later"
+                    f"({type(err).__name__}, {settings.hatespeech_hub_timeout:g} s timeout); retry later"
                 ) from None
             problem = type(err).__name__
         logger.warning("Hub request for %s failed (%s); attempt %d of %d", what, problem, attempt + 1, attempts)

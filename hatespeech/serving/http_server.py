@@ -5,18 +5,15 @@ headers as long as a client keeps sending bytes: 100 "slow-loris" connections th
 byte at a time stayed open for 40 s and more. Here a connection must complete each request's
 headers within ``HEADER_TIMEOUT_S`` (10 s by default) of connecting or of its previous response,
 or it is closed; a request whose headers arrived is never cut, however long its body or its answer.
+uvicorn's access log prints each client's address: ``ACCESS_LOG=0`` switches it off.
 """
-
-import os
 
 import uvicorn
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
+from hatespeech.settings import ServerSettings, load
+
 DEFAULT_HEADER_TIMEOUT_S = 10.0
-
-
-def header_timeout() -> float:
-    return float(os.environ.get("HEADER_TIMEOUT_S", DEFAULT_HEADER_TIMEOUT_S))
 
 
 class HeaderDeadlineProtocol(AutoHTTPProtocol):
@@ -51,7 +48,12 @@ class HeaderDeadlineProtocol(AutoHTTPProtocol):
             self.transport.close()
 
 
-def server_config(app, host: str, port: int) -> uvicorn.Config:
-    """The uvicorn configuration ``app.py`` serves with (tests build the same one)."""
-    protocol = type("HeaderDeadline", (HeaderDeadlineProtocol,), {"header_timeout_s": header_timeout()})
-    return uvicorn.Config(app, host=host, port=port, http=protocol, timeout_keep_alive=5)
+def server_config(app, host: str, port: int, settings: ServerSettings | None = None) -> uvicorn.Config:
+    """The uvicorn configuration ``app.py`` serves with (tests build the same one). ``X-Forwarded-For`` names the
+    client only behind a proxy listed in ``TRUSTED_PROXIES`` (none by default: uvicorn would trust 127.0.0.1, so
+    anyone could pick the address that the feedback rate limit counts)."""
+    settings = settings or load(ServerSettings)
+    protocol = type("HeaderDeadline", (HeaderDeadlineProtocol,), {"header_timeout_s": settings.header_timeout_s})
+    trusted = settings.trusted_proxies.strip()
+    return uvicorn.Config(app, host=host, port=port, http=protocol, timeout_keep_alive=5, proxy_headers=bool(trusted),
+                          forwarded_allow_ips=trusted or None, access_log=settings.access_log)  # fmt: skip

@@ -6,7 +6,6 @@ Both front ends classify through :class:`ModelService`, so their traffic shares 
 
 import asyncio
 import ctypes
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,8 +44,8 @@ class Telemetry:
         )  # fmt: skip
         self.labels = Counter("hatespeech_predicted", "Predicted labels", ["label"], registry=self.registry)
 
-    def count_batch(self, predictions: list[Prediction]) -> None:
-        self.batch_size.observe(len(predictions))
+    def count(self, predictions: list[Prediction]) -> None:
+        """Served classifications (never an explanation's word-deleted variants) in the labels and drift window."""
         for prediction in predictions:
             self.labels.labels(prediction.label).inc()
             self.window.add(prediction.probabilities[LABEL_NAMES[HATE]], prediction.tokens, prediction.unknown)
@@ -80,9 +79,9 @@ class RequestMetrics:
 
 def release_free_memory() -> None:
     """Hand the memory freed by a bulk job back to the system (glibc keeps it in its arenas otherwise: the
-    server's RSS stayed at its peak after uploads); a no-op where glibc's malloc_trim is missing, or with
+    server's RSS stayed at its peak after uploads); a no-op where glibc's malloc_trim is missing. Off with
     ``MALLOC_TRIM=0`` (bench/memory.py compares both)."""
-    if _LIBC is not None and os.environ.get("MALLOC_TRIM", "1") != "0":
+    if _LIBC is not None:
         _LIBC.malloc_trim(0)
 
 
@@ -115,17 +114,18 @@ class ModelService:
         bulk_chunk: int = 64,
         feedback: FeedbackStore | None = None,
         drift_window: int = DEFAULT_WINDOW,
+        trim_memory: bool = True,
     ):
         self.load, self.model_id, self.revision = load, model_id, revision
         self.feedback, self.feedback_limiter = feedback, RateLimiter()
         self.telemetry = Telemetry(drift_window)
         self.classifier: Classifier | None = None
         self.batcher = MicroBatcher(self._classify, max_batch=max_batch, max_wait_ms=max_wait_ms, bulk_chunk=bulk_chunk,
-                                    on_idle=release_free_memory)  # fmt: skip
+                                    on_idle=release_free_memory if trim_memory else None)  # fmt: skip
 
     def _classify(self, texts: list[str]) -> list[Prediction]:
         predictions = self.classifier.classify(texts)
-        self.telemetry.count_batch(predictions)
+        self.telemetry.batch_size.observe(len(predictions))
         return predictions
 
     def ensure_loaded(self) -> None:
@@ -137,7 +137,7 @@ class ModelService:
         if self.classifier is None:
             self.batcher.executor.submit(self._load_and_warm_up).result()
             path = run_file(self.model_id, self.revision, REFERENCE)
-            self.telemetry.drift.reference = read_reference(path.read_text(encoding="utf-8")) if path else None
+            self.telemetry.drift.reference = read_reference(path.read_bytes()) if path else None
 
     def _load_and_warm_up(self) -> None:
         classifier = self.load()
@@ -149,15 +149,20 @@ class ModelService:
 
     async def classify_one(self, text: str) -> Prediction:
         """One checked tweet, micro-batched with the other single tweets."""
-        return await self.batcher.submit(text)
+        prediction = await self.batcher.submit(text)
+        self.telemetry.count([prediction])
+        return prediction
 
     async def classify_many(self, texts: list[str]) -> list[Prediction]:
         """Checked tweets of an upload or batch, in chunks that let single tweets through first."""
-        return await self.batcher.submit_many(texts)
+        predictions = await self.batcher.submit_many(texts)
+        self.telemetry.count(predictions)
+        return predictions
 
     async def explain(self, text: str) -> tuple[Prediction, list[WordWeight]]:
         """One checked tweet's prediction and each word's weight (``hatespeech.serving.explain``): its occluded
-        variants go through the scheduler as one bulk job, so single tweets still go first."""
+        variants go through the scheduler as one bulk job, so single tweets still go first. Neither the tweet nor
+        its variants count in the label and drift metrics: they are not traffic the model serves."""
         units, texts = occluded_texts(text)
         predictions = await self.batcher.submit_many(texts)
         hate = [prediction.probabilities[LABEL_NAMES[HATE]] for prediction in predictions]
@@ -170,7 +175,7 @@ class ModelService:
             raise FeedbackRefused("feedback is not switched on for this server (FEEDBACK_DIR is not set)", 404)
         if not self.feedback_limiter.allow(client):
             raise FeedbackRefused("too much feedback from this client; wait a minute", 429)
-        prediction = await self.classify_one(text)
+        prediction = await self.batcher.submit(text)  # what the model says now; not a served classification
         if label is None:
             label = prediction.label if correct else LABEL_NAMES[1 - prediction.label_id]
         entry = record(text, label, prediction, public_model_name(self.model_id), self.revision)

@@ -27,7 +27,7 @@ from hatespeech.config import REPO_ROOT, parse_config
 from hatespeech.data.loading import DataArguments, load_splits, with_temperature
 from hatespeech.evaluation.metrics import compute_metrics, metrics_for_sources, softmax
 from hatespeech.hardware import cpu_has_bf16_matmul
-from hatespeech.modeling import ModelArguments, get_model, get_tokenizer
+from hatespeech.modeling import ModelArguments, get_model, get_tokenizer, tokenizer_fingerprint
 from hatespeech.monitoring import statistics
 from hatespeech.text import with_tweet_normalizer
 from hatespeech.training.linear_probe import check_supported, fit_probe, pooled_features, set_head
@@ -331,6 +331,7 @@ def save_model(trainer: Trainer, data_args: DataArguments) -> None:
             "max_seq_length": data_args.max_seq_length,
             "normalize_text": data_args.normalize_text,
             "deobfuscate": data_args.deobfuscate,
+            "tokenizer_fingerprint": tokenizer_fingerprint(trainer.processing_class),
         }
     )
     trainer.save_model()  # model + tokenizer, with id2label/label2id in config.json

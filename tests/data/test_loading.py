@@ -51,7 +51,11 @@ def test_hub_dataset_is_cast_to_the_project_labels(tweeteval_dir, monkeypatch):
     local = load_splits(DataArguments(data_dir=str(tweeteval_dir), normalize_text=False))
     plain = DatasetDict({name: ds.cast_column("label", datasets.Value("int64")) for name, ds in local.items()})
     calls = []
-    monkeypatch.setattr(datasets, "load_dataset", lambda name, config: calls.append((name, config)) or plain)
+    def load_dataset(name, config, revision=None):
+        calls.append((name, config))
+        return plain
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     splits = load_hub_dataset("cardiffnlp/tweet_eval", "hate")
     assert calls == [("cardiffnlp/tweet_eval", "hate")]
     assert splits["test"].features["label"].names == list(LABEL_NAMES)

@@ -16,9 +16,11 @@ def free_port() -> int:
 
 @contextmanager
 def serve(app, port: int | None = None):
-    """Run ``app`` until the block exits; yields its base URL."""
+    """Run ``app`` as app.py serves it (its uvicorn configuration) until the block exits; yields its base URL."""
+    from hatespeech.serving.http_server import server_config
+
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120

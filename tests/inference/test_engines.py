@@ -9,7 +9,7 @@ import torch
 from conftest import make_tweets
 
 from hatespeech.inference.classifier import Classifier, ModelError
-from hatespeech.inference.engines import ENGINES, choose_cpu_engine, installed_runtimes
+from hatespeech.inference.engines import ENGINES, choose_cpu_engine, installed_runtimes, read_parity
 from hatespeech.run_folder import ONNX_DIR, PARITY
 
 pytest.importorskip("onnxruntime", reason="the ONNX engines need onnxruntime (requirements.txt)")
@@ -116,3 +116,54 @@ def test_auto_reads_the_exported_report(exported_model_dir, monkeypatch):
     assert Classifier(str(exported_model_dir)).backend == fastest
     probabilities = np.asarray(Classifier(str(exported_model_dir)).predict_proba(TEXTS[:4]))
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+BAD_REPORTS = ['{"engines": {"onnx": "yes"}}', '{"engines": {"onnx": {"agreement": "high"}}}', "[1, 2]", "5",
+               '{"engines": {}, "speed": {"onnx": "fast"}}', "not json"]  # fmt: skip
+
+
+@pytest.mark.parametrize("report", BAD_REPORTS)
+def test_a_parity_report_of_the_wrong_shape_is_ignored(exported_model_dir, tmp_path, report, monkeypatch):
+    """Finding 18: wrong types in parity.json were an AttributeError or TypeError in every front end."""
+    folder = tmp_path / "model"
+    shutil.copytree(exported_model_dir, folder)
+    (folder / PARITY).write_text(report)
+    monkeypatch.setattr("hatespeech.inference.classifier.cpu_has_bf16_matmul", lambda: False)
+    assert read_parity(str(folder), None) == {}
+    assert Classifier(str(folder)).backend == "fp32"  # auto among the PyTorch engines
+
+
+def test_the_export_refuses_no_parity_texts_and_never_leaves_a_stale_report(exported_model_dir, tmp_path, capsys):
+    """Finding 8: --parity_texts -995 checked 5 texts and every engine passed; --parity_texts 0 after an export
+    rewrote the graphs, failed and left the old report beside them."""
+    from hatespeech.inference import export
+
+    folder = tmp_path / "model"
+    shutil.copytree(exported_model_dir, folder)
+    for count in ("0", "-995"):
+        with pytest.raises(SystemExit) as refused:
+            export.main(["onnx", str(folder), "--parity_texts", count])
+        assert refused.value.code == 2 and "needs at least 1 text" in capsys.readouterr().err
+    with pytest.raises(export.ExportError, match="at least one validation text"):
+        export.export(folder, [], [])
+    assert not (folder / PARITY).exists()  # removed before anything else: no report for graphs it did not check
+
+
+def test_a_read_only_model_folder_is_one_line(trained_model_dir, exported_model_dir, tmp_path, capsys, monkeypatch):
+    from hatespeech.inference import export
+
+    folder = tmp_path / "model"
+    shutil.copytree(exported_model_dir, folder)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(export, "export_onnx", refuse)
+    assert export.main(["onnx", str(folder), "--data_dir", str(trained_model_dir.parent / "data")]) == 1
+    assert capsys.readouterr().err.startswith("error: cannot write the export into")
+
+
+def test_int8_asked_for_by_name_says_that_it_depends_on_the_batch(exported_model_dir, caplog):
+    """Finding 9: dynamic int8's scales come from each batch, so a tweet's probability moves with its neighbours."""
+    Classifier(str(exported_model_dir), backend="onnx-int8")
+    assert any("quantises activations per batch" in record.message for record in caplog.records)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hatespeech.inference.classifier import Classifier, length_batches, resolve_backend
+from hatespeech.inference.classifier import Classifier, ModelError, length_batches, resolve_backend
 
 
 def test_classifier_keeps_input_order_and_normalises(trained_model_dir):
@@ -137,3 +137,23 @@ def test_length_grouped_micro_batches_answer_every_request_with_its_own_tweet(tr
     expected = classifier.predict_proba(texts)
     for answer, row in zip(answers, expected, strict=True):
         assert answer.probabilities["hate"] == pytest.approx(float(row[1]), abs=1e-5)
+
+
+def test_a_tokenizer_whose_ids_were_shuffled_is_refused(trained_model_dir, tmp_path):
+    """Finding 2: a tokenizer.json with its ids >= 20 permuted still knew every word; 54% of labels changed."""
+    import json
+    import random
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(trained_model_dir, folder)
+    tokenizer = json.loads((folder / "tokenizer.json").read_text())
+    vocab = tokenizer["model"]["vocab"]
+    high = sorted(token for token, index in vocab.items() if index >= 20)
+    shuffled = [vocab[token] for token in high]
+    random.Random(0).shuffle(shuffled)
+    vocab.update(zip(high, shuffled, strict=True))
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
+    with pytest.raises(ModelError, match="not the one the model was trained with"):
+        Classifier(str(folder), backend="fp32")
+    assert Classifier(str(trained_model_dir), backend="fp32").classify(["hello"])  # the model's own one passes

@@ -2,6 +2,7 @@
 back as a training source with majority labels."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,7 +18,13 @@ from helpers.serving_fixtures import free_port, serve
 
 import app as app_module
 from hatespeech.data.feedback import majority_labels, read_records
-from hatespeech.serving.feedback_store import FeedbackRecord, FeedbackRefused, FeedbackStore, RateLimiter
+from hatespeech.serving.feedback_store import (
+    FeedbackRecord,
+    FeedbackRefused,
+    FeedbackStore,
+    FeedbackStoreError,
+    RateLimiter,
+)
 from hatespeech.tweets import TweetError, check_tweet
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,12 +39,14 @@ def test_the_store_folds_duplicates_rotates_files_and_refuses_when_full(tmp_path
     store = FeedbackStore(tmp_path, max_file_bytes=600, max_files=2)
     assert store.add(entry("a tweet")) and not store.add(entry("a tweet"))  # the same text and label once
     assert store.add(entry("a tweet", "not-hate"))  # another label for it is a new record
-    assert FeedbackStore(tmp_path).seen == store.seen  # duplicates are known across restarts
+    store.close()
+    store = FeedbackStore(tmp_path, max_file_bytes=600, max_files=2)
+    assert not store.add(entry("a tweet"))  # duplicates are known across restarts
     with pytest.raises(FeedbackRefused, match="full") as refused:
         for i in range(20):
             store.add(entry(f"tweet {i}"))
     assert refused.value.status == 507
-    files = sorted(tmp_path.iterdir())
+    files = sorted(tmp_path.glob("feedback-*"))
     assert [f.name for f in files] == ["feedback-00000.jsonl", "feedback-00001.jsonl"]
     assert all(f.stat().st_size <= 600 for f in files)
 
@@ -47,12 +56,101 @@ def test_a_line_cut_by_a_crash_never_stops_the_server_or_spoils_the_next_record(
     assert store.add(entry("first tweet"))
     path = tmp_path / "feedback-00000.jsonl"
     path.write_bytes(path.read_bytes() + b'{"text": "cut sho')  # the server died mid-write
+    store.close()
     restarted = FeedbackStore(tmp_path)  # starts, knows the intact record
     assert not restarted.add(entry("first tweet")) and restarted.add(entry("second tweet"))
     lines = path.read_text().splitlines()
     assert lines[1] == '{"text": "cut sho' and json.loads(lines[2])["text"] == "second tweet"
     with pytest.raises(ValueError, match="feedback-00000.jsonl:2"):  # training names the damaged line
         read_records(tmp_path)
+
+
+def test_feedback_is_one_record_per_text_as_the_model_reads_it_and_votes_so(tmp_path):
+    """Finding 3: handles, links and spacing are normalised before the model reads a text, so the store folds
+    and the vote counts such variants as one text."""
+    store = FeedbackStore(tmp_path)
+    assert store.add(entry("go home @bob", "hate")) and not store.add(entry("go  home @alice", "hate"))
+    assert store.add(entry("go home @carol", "not-hate"))
+    labels, counts = majority_labels(read_records(tmp_path))
+    assert labels == {} and counts["ties_dropped"] == 1  # one text, one vote each way: a tie, never both labels
+    store.add(entry("go home @dave https://t.co/x", "hate"))
+    labels, _ = majority_labels(read_records(tmp_path) + [{"text": "go home @erin", "label": "hate"}])
+    assert labels == {"go home @user": 1, "go home @user http": 1}
+
+
+def test_a_text_with_unicode_line_separators_stays_one_record_across_restarts(tmp_path):
+    """Finding 4: U+2028 and U+0085 inside a text are not line ends of the store's files."""
+    store = FeedbackStore(tmp_path)
+    assert store.add(entry("first\u2028line\x85next"))
+    store.close()
+    restarted = FeedbackStore(tmp_path)
+    assert not restarted.add(entry("first\u2028line\x85next"))
+    assert [row["text"] for row in read_records(tmp_path)] == ["first\u2028line\x85next"]
+
+
+def test_a_second_writer_on_one_folder_is_refused_in_one_line(tmp_path):
+    """Finding 5: two app processes on one FEEDBACK_DIR stored each shared text twice; the second one now stops."""
+    code = ("import sys\nfrom hatespeech.serving.feedback_store import FeedbackStore, FeedbackStoreError\n"
+            "try:\n    FeedbackStore(sys.argv[1])\nexcept FeedbackStoreError as err:\n    print(err)\n")  # fmt: skip
+    store = FeedbackStore(tmp_path)
+    other = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})  # fmt: skip
+    assert "is in use by another app process: one writer per folder" in other.stdout
+    store.close()  # the folder is free again
+    FeedbackStore(tmp_path).close()
+
+
+def test_links_in_the_feedback_folder_are_never_written_through(tmp_path):
+    """Finding 6: a planted symlink named like a feedback file would have received every record."""
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("")
+    folder = tmp_path / "feedback"
+    folder.mkdir()
+    (folder / "feedback-00000.jsonl").symlink_to(target)
+    with pytest.raises(FeedbackStoreError, match="is not a plain file"):
+        FeedbackStore(folder)
+    store = FeedbackStore(tmp_path / "fresh")
+    (tmp_path / "fresh" / "feedback-00000.jsonl").symlink_to(target)  # planted while the server runs
+    with pytest.raises(FeedbackRefused) as refused:
+        store.add(entry("a tweet"))
+    assert refused.value.status == 503 and target.read_text() == ""
+
+
+def test_new_files_never_land_on_a_full_one_after_old_files_are_removed(tmp_path):
+    """Finding 12: the next file's number came from counting files; with 00000 removed it was 00001 again."""
+    store = FeedbackStore(tmp_path, max_file_bytes=400, max_files=3)
+    for i in range(6):
+        store.add(entry(f"tweet number {i}"))
+    names = sorted(p.name for p in tmp_path.glob("feedback-*"))
+    (tmp_path / names[0]).unlink()  # the operator moves the oldest file away
+    for i in range(6, 12):
+        try:
+            store.add(entry(f"tweet number {i}"))
+        except FeedbackRefused:
+            break
+    assert all(p.stat().st_size <= 400 for p in tmp_path.glob("feedback-*"))
+
+
+@pytest.mark.parametrize("problem", ["a file", "a folder named like a feedback file", "read-only"])
+def test_an_unusable_feedback_folder_stops_the_app_in_one_line(tmp_path, problem, trained_model_dir):
+    """Finding 16: FEEDBACK_DIR naming a file, holding a folder named like a feedback file, or read-only."""
+    folder = tmp_path / "feedback"
+    if problem == "a file":
+        folder.write_text("")
+    elif problem == "a folder named like a feedback file":
+        (folder / "feedback-00000.jsonl").mkdir(parents=True)
+    else:
+        folder.mkdir()
+        folder.chmod(0o500)
+        if os.access(folder, os.W_OK):  # root writes anyway: check what a write would do instead
+            folder.chmod(0o700)
+            pytest.skip("running as root: a read-only folder is still writable")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "FEEDBACK_DIR": str(folder), "MODEL_ID": str(trained_model_dir),
+           "PORT": "1"}  # fmt: skip
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "app.py")], capture_output=True, text=True, timeout=120,
+                            env=env)  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: FEEDBACK_DIR")
 
 
 def test_the_rate_limit_is_per_client_and_per_minute():
@@ -111,7 +209,19 @@ def test_bad_feedback_gets_the_classification_answers_and_the_rate_limit_holds(f
     answers = [httpx.post(f"{url}/v1/feedback", json={"text": f"tweet {i}", "label": "hate"}, timeout=60).status_code
                for i in range(25)]  # fmt: skip
     assert answers.count(429) >= 5 and set(answers) == {200, 429}
-    assert {p.name for p in folder.iterdir()} == {"feedback-00000.jsonl"}  # nothing written elsewhere
+    assert {p.name for p in folder.iterdir()} == {"feedback-00000.jsonl", ".lock"}  # nothing written elsewhere
+
+
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
+def test_forwarded_addresses_count_only_behind_a_trusted_proxy(trained_model_dir, tmp_path, monkeypatch, trusted):
+    """Finding 7: uvicorn trusted X-Forwarded-For from 127.0.0.1, so made-up addresses escaped the rate limit."""
+    monkeypatch.setenv("FEEDBACK_DIR", str(tmp_path / "feedback"))
+    monkeypatch.setenv("TRUSTED_PROXIES", trusted)
+    with serve(app_module.create_app(str(trained_model_dir))) as url:
+        answers = [httpx.post(f"{url}/v1/feedback", json={"text": f"tweet {i}", "label": "hate"}, timeout=60,
+                              headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
+                   for i in range(24)]  # fmt: skip
+    assert answers.count(429) == (0 if trusted else 4)
 
 
 def test_without_feedback_dir_the_route_says_it_is_off(trained_model_dir, monkeypatch):
@@ -151,6 +261,8 @@ def test_feedback_trains_only_when_named_and_the_card_counts_it(train_args, tmp_
                                    "location": str(folder), "revision": None}  # fmt: skip
     card = (tmp_path / "out" / "README.md").read_text()
     assert "12 records on 11 distinct texts; 10 kept with their majority label, 1 ties dropped" in card
+    # Finding 13: the server's folder is nobody's business, and users' corrections are no public data set.
+    assert str(folder) not in card and "not a public data set" in card
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from helpers.serving_fixtures import free_port, serve
 
 import app as app_module
 from hatespeech.inference.classifier import Classifier
-from hatespeech.monitoring import DriftWindow, psi, statistics
+from hatespeech.monitoring import DriftWindow, psi, read_reference, statistics
 
 MONITORING = Path(__file__).resolve().parents[2] / "monitoring"
 PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
@@ -140,3 +140,48 @@ def test_the_model_tab_drift_view_compares_the_window_with_the_reference():
         telemetry.window.add(0.9, 70, 5)
     text, figure = drift_view(SimpleNamespace(telemetry=telemetry))
     assert "predicted hate 1.000 (validation 0.000)" in text and figure is not None
+
+
+def test_explanations_stay_out_of_the_label_counts_and_the_drift_window(trained_model_dir):
+    """Finding 1: one 48-word explanation added 49 predictions (the tweet and each word deleted) to telemetry."""
+    with serve(app_module.create_app(str(trained_model_dir))) as url:
+        text = " ".join(["go back invaders"] * 16)
+        assert httpx.post(f"{url}/v1/explain", json={"text": text}, timeout=60).status_code == 200
+        assert httpx.post(f"{url}/v1/classify", json={"texts": ["hello", "go back"]}, timeout=60).status_code == 200
+        metrics = httpx.get(f"{url}/metrics", timeout=30).text
+    assert _value(metrics, "hatespeech_window_predictions") == 2
+    assert sum(_value(metrics, f'hatespeech_predicted_total{{label="{label}"}}') for label in ("hate", "not-hate")) == 2
+
+
+def _value(metrics: str, name: str) -> float:
+    return sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(name + " "))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"5", b"null", b"\xff\xfe not utf-8", b'{"pred_hate_rate": 0.4}',
+     json.dumps({"pred_hate_rate": 0.4, "unknown_share": 0.0, "probability_histogram": [0.1] * 9,
+                 "length_histogram": [0.125] * 8}).encode(),
+     json.dumps({"pred_hate_rate": "high", "unknown_share": 0.0, "probability_histogram": [0.1] * 10,
+                 "length_histogram": [0.125] * 8}).encode(),
+     b'{"pred_hate_rate": 0.4, "unknown_share": 0.0, "probability_histogram": [NaN, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, '
+     b'0.1, 0.1, 0.1], "length_histogram": [0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125]}',
+     b'{"pred_hate_rate": 0.4, "unknown_share": 0.0, "probability_histogram": [Infinity, 0, 0, 0, 0, 0, 0, 0, 0, 0], '
+     b'"length_histogram": [0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125]}'],
+)  # fmt: skip
+def test_an_unusable_reference_switches_drift_off_and_metrics_still_answer(trained_model_dir, tmp_path, content):
+    """Findings 10 and 17: a NaN share made every PSI NaN; 5, null or bytes that are not UTF-8 stopped the start;
+    9 bins, text or Infinity made every /metrics scrape a 500 (losing the request metrics too)."""
+    folder = tmp_path / "model"
+    shutil.copytree(trained_model_dir, folder)
+    (folder / "reference.json").write_bytes(content)
+    assert read_reference(content) is None
+    with serve(app_module.create_app(str(folder))) as url:
+        assert httpx.post(f"{url}/v1/classify", json={"texts": ["hello"]}, timeout=60).status_code == 200
+        metrics = httpx.get(f"{url}/metrics", timeout=30)
+    assert metrics.status_code == 200 and "hatespeech_window_predictions 1.0" in metrics.text
+    assert "hatespeech_drift_psi" not in metrics.text and "hatespeech_requests_total" in metrics.text
+
+
+def test_the_reference_training_writes_is_usable(trained_model_dir):
+    assert read_reference((trained_model_dir / "reference.json").read_bytes()) is not None

@@ -1,15 +1,15 @@
 """The multi-source study: named configurations x seeds, several training runs at once, one table.
 
-    python experiments/source_study.py --data_dir ../shared/tweeteval/hate --sources_dir ../shared/hate_sources \
+    python selection/source_study.py --data_dir ../shared/tweeteval/hate --sources_dir ../shared/hate_sources \
         --out outputs/study --parallel 1 --runs capped,only-davidson --seeds 42
-    python experiments/source_study.py --summarize outputs/study outputs/model   # the table of finished runs
+    python selection/source_study.py --summarize outputs/study outputs/model   # the table of finished runs
 
 Leave-source-out selection (rule 5, folds and seed in configs/leave_source_out.yaml; a later round with its own
 --lso_config, e.g. several seeds per fold): each candidate is trained once per fold and seed without that fold's
 sources, and ranked by the mean held-out validation macro-F1:
-    python experiments/source_study.py --leave_source_out --runs eight,eight-t2,eight-aug,eight-t2-aug \
+    python selection/source_study.py --leave_source_out --runs eight,eight-t2,eight-aug,eight-t2-aug \
         --out outputs/lso --record results/leave-source-out
-    python experiments/source_study.py --leave_source_out --rank results/leave-source-out   # the ranking alone
+    python selection/source_study.py --leave_source_out --rank results/leave-source-out   # the ranking alone
 Each finished run's summary is written to ``--record`` (commit it), so a study resumes from the records
 even on a machine without the run folders.
 
@@ -61,7 +61,19 @@ CONFIGURATIONS = {
 LSO_CONFIG = REPO_ROOT / "configs" / "leave_source_out.yaml"
 
 
-def main() -> None:
+class StudyError(ValueError):
+    """A record or a round's configuration that cannot be used; the message names the file."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run_study(argv)
+    except StudyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def run_study(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", default="../shared/tweeteval/hate")
     parser.add_argument("--sources_dir", default="../shared/hate_sources")
@@ -79,14 +91,24 @@ def main() -> None:
                         "candidates and tie margin, fixed before its runs.")  # fmt: skip
     parser.add_argument("--final", nargs="+", metavar="RECORDS", help="Print the goals table of these record "
                         "folders (final runs and only-<source> baselines) and stop.")  # fmt: skip
+    parser.add_argument("--publish", type=Path, metavar="CONFIG", help="With --rank: write the chosen candidate's "
+                        "configuration to CONFIG (configs/train_full.yaml), once the round is complete.")  # fmt: skip
     parser.add_argument("train_args", nargs="*", help="More train.py flags for every run (after --).")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.rank:
-        print(rank_table(load_records(Path(args.rank)), fixed_rule(args.lso_config)))
-        return
+        fixed = fixed_rule(args.lso_config)
+        rows = load_records(Path(args.rank))
+        print(rank_table(rows, fixed))
+        if args.publish:
+            chosen = choose(rule5(rows, fixed), fixed["candidates"], fixed["tie_margin"])
+            if chosen is None:
+                raise StudyError(f"{args.rank}: the round is not complete; nothing to publish")
+            args.publish.write_text(published_config(fixed, chosen, args.lso_config))
+            print(f"Wrote {args.publish} from {chosen}")
+        return 0
     if args.final:
         print(final_table([row for folder in args.final for row in load_records(Path(folder))]))
-        return
+        return 0
     if args.summarize:
         folders = [f for root in map(Path, args.summarize) for f in ([root] if (root / "panel.json").exists()
                    else sorted(p.parent for p in root.glob("*/panel.json")))]  # fmt: skip
@@ -272,22 +294,81 @@ def summary_table(rows: list[dict]) -> str:
 
 
 def load_records(folder: Path) -> list[dict]:
-    """The run summaries in ``folder``: one per file, or a list per file (an older study's summary.json)."""
+    """The run summaries in ``folder``: one per file, or a list per file (an older study's summary.json). A file
+    that is not a run summary stops with its name: a ranking must never quietly leave a run out."""
+    if not folder.is_dir():
+        raise StudyError(f"{folder}: no such folder of run records")
     rows: list[dict] = []
     for path in sorted(folder.glob("*.json")):
-        loaded = json.loads(path.read_text())
-        rows += loaded if isinstance(loaded, list) else [loaded]
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise StudyError(f"{path}: not a readable JSON record ({type(err).__name__}); rerun or remove it") from None
+        for row in loaded if isinstance(loaded, list) else [loaded]:
+            _check_record(row, path)
+            rows.append(row)
+    if not rows:
+        raise StudyError(f"{folder}: holds no run records (*.json)")
     return rows
+
+
+def _check_record(row, path: Path) -> None:
+    def number(value) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    if not isinstance(row, dict) or not isinstance(row.get("run"), str) or not isinstance(row.get("seed"), int):
+        raise StudyError(f"{path}: not a run record (a JSON object with the run's name and seed)")
+    if row.get("fold"):
+        scores = [row.get("holdout_validation"), row.get("holdout_validation_perturbed")]
+        if not all(isinstance(s, dict) and s and all(map(number, s.values())) for s in scores) or not number(
+            row.get("wall_time_s")
+        ):
+            raise StudyError(f"{path}: a fold run's record without its held-out scores; rerun the fold")
 
 
 def fixed_rule(path: Path = LSO_CONFIG) -> dict:
     """A round of rule 5 as fixed before its runs: folds, seeds (``seed`` or ``seeds``), candidates, tie margin.
     Candidates are names of :data:`CONFIGURATIONS` or (from round 3) a mapping of names to their train.py flags."""
-    fixed = yaml.safe_load(path.read_text())
+    try:
+        fixed = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise StudyError(f"--lso_config {path}: cannot be read ({type(err).__name__})") from None
+    if (
+        not isinstance(fixed, dict)
+        or not isinstance(fixed.get("folds"), dict)
+        or not fixed.get("candidates")
+        or ("tie_margin" not in fixed)
+    ):
+        raise StudyError(f"--lso_config {path}: a round needs folds, candidates and tie_margin (see "
+                         "configs/leave_source_out_round3.yaml)")  # fmt: skip
     option = "" if path.resolve() == LSO_CONFIG else f" --lso_config {path}"  # the command that reruns a row
     flags = fixed["candidates"] if isinstance(fixed["candidates"], dict) else {}
     return fixed | {"seeds": fixed.get("seeds", [fixed.get("seed")]), "option": option, "flags": flags,
                     "candidates": list(fixed["candidates"])}  # fmt: skip
+
+
+def published_config(fixed: dict, chosen: str, round_config: Path) -> str:
+    """configs/train_full.yaml for the chosen candidate: the study's base (configs/train_mix.yaml) with the
+    candidate's flags applied, and a header that says where it came from."""
+    config = yaml.safe_load((REPO_ROOT / "configs" / "train_mix.yaml").read_text())
+    flags = (fixed["flags"] or CONFIGURATIONS)[chosen]
+    key = None
+    for flag in flags:
+        if flag.startswith("--"):
+            key = flag[2:]
+            config[key] = [] if key == "sources" else None
+        elif key == "sources":
+            config["sources"].append(flag)
+        else:
+            config[key] = yaml.safe_load(flag)
+    config["output_dir"] = "outputs/model-full"
+    header = (
+        f"# The published configuration, written by selection/source_study.py --rank --publish: candidate\n"
+        f"# {chosen!r}, chosen by rule 5 in {round_config} (leave-source-out selection, fixed before its\n"
+        f"# runs; docs/results.md has the table). Test splits and HateCheck chose nothing.\n"
+        "#   make train-full   (python train.py --config configs/train_full.yaml --data_dir <TweetEval>)\n"
+    )
+    return header + yaml.safe_dump(config, sort_keys=False, width=120)
 
 
 def rule5(rows: list[dict], fixed: dict | None = None) -> dict[str, dict]:
@@ -359,4 +440,4 @@ def _spread(group: list[dict], key: str, index: int | None = None) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Exactly one published run, named alike by results/README.md and README.md, trained with configs/train_full.yaml
+(finding 13: results/README.md still called a replaced configuration the published one)."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# What a run records beside the options of the configuration file: where it wrote, and for whom.
+RUN_ONLY = {"output_dir", "report_to"}
+
+
+def test_one_published_run_named_alike_and_trained_with_the_published_configuration():
+    results = (REPO_ROOT / "results" / "README.md").read_text(encoding="utf-8")
+    (published,) = re.findall(r"^The published run: `([\w.-]+)/`", results, flags=re.M)
+    assert len(re.findall(r"is the published", results)) == 0  # no second claimant
+    assert f"results/{published}/" in (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    recorded = yaml.safe_load((REPO_ROOT / "results" / published / "run_config.yaml").read_text())
+    configured = yaml.safe_load((REPO_ROOT / "configs" / "train_full.yaml").read_text())
+    assert {k: v for k, v in configured.items() if k not in RUN_ONLY} == {
+        k: recorded.get(k) for k in configured if k not in RUN_ONLY
+    }
