@@ -51,6 +51,7 @@ def test_hub_dataset_is_cast_to_the_project_labels(tweeteval_dir, monkeypatch):
     local = load_splits(DataArguments(data_dir=str(tweeteval_dir), normalize_text=False))
     plain = DatasetDict({name: ds.cast_column("label", datasets.Value("int64")) for name, ds in local.items()})
     calls = []
+
     def load_dataset(name, config, revision=None):
         calls.append((name, config))
         return plain
