@@ -14,7 +14,7 @@ TRAIN_ARGS ?=
 # The quick multi-source configuration when the sources are there, else TweetEval alone.
 TRAIN_CONFIG ?= $(if $(wildcard ../shared/hate_sources),configs/train_quick.yaml,configs/train.yaml)
 
-.PHONY: install install-dev browser postgres prometheus train train-full search search-worker test lint format clean serve
+.PHONY: install install-dev browser postgres prometheus train train-full search search-worker test lint format clean serve docs
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -70,6 +70,10 @@ test: install-dev browser postgres prometheus
 serve: install
 	MODEL_ID=$${MODEL_ID:-outputs/model} $(PY) app.py
 
+# The documentation site into site/ (mkdocs.yml; strict: a broken link or a missing page fails), offline.
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 lint: install-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -83,4 +87,4 @@ format: install-dev
 	$(PY) -m ruff format .
 
 clean:
-	rm -rf $(VENV) outputs
+	rm -rf $(VENV) outputs site

@@ -365,7 +365,7 @@ def published_config(fixed: dict, chosen: str, round_config: Path) -> str:
     header = (
         f"# The published configuration, written by selection/source_study.py --rank --publish: candidate\n"
         f"# {chosen!r}, chosen by rule 5 in {round_config} (leave-source-out selection, fixed before its\n"
-        f"# runs; docs/results.md has the table). Test splits and HateCheck chose nothing.\n"
+        f"# runs; docs/results/history.md has the table). Test splits and HateCheck chose nothing.\n"
         "#   make train-full   (python train.py --config configs/train_full.yaml --data_dir <TweetEval>)\n"
     )
     return header + yaml.safe_dump(config, sort_keys=False, width=120)

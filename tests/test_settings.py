@@ -64,3 +64,8 @@ def test_app_py_stops_before_serving_with_one_line(tmp_path, env):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert all(f"{name}={value!r}" in line for name, value in env.items())
+
+
+def test_the_settings_page_shows_the_table_the_code_prints():
+    page = (REPO_ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    assert table() in page
