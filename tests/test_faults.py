@@ -287,8 +287,6 @@ def test_a_pipe_in_a_source_name_stays_inside_its_table_cell():
 
 def test_evaluate_checks_the_panel_sources_before_writing_anything(trained_model_dir, tmp_path, capsys):
     """Finding 20: evaluate.py --panel with a bad --sources_dir wrote the test report, then refused."""
-    import evaluate
-
     out = tmp_path / "report"
     args = ["--model", str(trained_model_dir), "--data_dir", str(trained_model_dir.parent / "data"), "--panel",
             "--sources_dir", str(tmp_path / "missing"), "--output_dir", str(out)]  # fmt: skip

@@ -55,12 +55,6 @@ def load_config(model: str, revision: str | None = None):
 def check_tokenizer(tokenizer, vocab_size: int, name: str, config=None) -> None:
     """Refuse a tokenizer that is missing (every word unknown), larger than the model's vocabulary, or, for a
     model saved with a fingerprint of its tokenizer (``config.tokenizer_fingerprint``), another tokenizer."""
-    expected = getattr(config, "tokenizer_fingerprint", None)
-    if expected and tokenizer_fingerprint(tokenizer) != expected:
-        raise ModelError(
-            f"{name}: the tokenizer is not the one the model was trained with (its vocabulary "
-            "differs from the fingerprint in config.json); save the run's own tokenizer with it"
-        )
     if len(tokenizer) > vocab_size:
         raise ModelError(
             f"{name}: the tokenizer has {len(tokenizer)} tokens but the model embeds {vocab_size}; "
@@ -71,4 +65,10 @@ def check_tokenizer(tokenizer, vocab_size: int, name: str, config=None) -> None:
         raise ModelError(
             f"{name}: the tokenizer knows no ordinary word (tokenizer files missing or wrong); "
             "save the tokenizer with the model"
+        )
+    expected = getattr(config, "tokenizer_fingerprint", None)
+    if expected and tokenizer_fingerprint(tokenizer) != expected:
+        raise ModelError(
+            f"{name}: the tokenizer is not the one the model was trained with (its vocabulary "
+            "differs from the fingerprint in config.json); save the run's own tokenizer with it"
         )

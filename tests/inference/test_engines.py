@@ -146,7 +146,18 @@ def test_the_export_refuses_no_parity_texts_and_never_leaves_a_stale_report(expo
         assert refused.value.code == 2 and "needs at least 1 text" in capsys.readouterr().err
     with pytest.raises(export.ExportError, match="at least one validation text"):
         export.export(folder, [], [])
-    assert not (folder / PARITY).exists()  # removed before anything else: no report for graphs it did not check
+    assert (folder / PARITY).exists()  # nothing was exported: the report still describes the graphs beside it
+
+    def fail(*args):
+        raise RuntimeError("the parity check stopped")
+
+    export.parity_report, original = fail, export.parity_report
+    try:
+        with pytest.raises(RuntimeError):
+            export.export(folder, ["a tweet"], [0])
+    finally:
+        export.parity_report = original
+    assert not (folder / PARITY).exists()  # new graphs, no report for them: auto never trusts an unchecked export
 
 
 def test_a_read_only_model_folder_is_one_line(trained_model_dir, exported_model_dir, tmp_path, capsys, monkeypatch):

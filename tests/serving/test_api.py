@@ -167,10 +167,12 @@ def test_environment_settings_reach_the_components_and_unset_ones_keep_defaults(
     monkeypatch.setenv("MAX_BATCH", "8")
     monkeypatch.setenv("MAX_WAIT_MS", "2.5")
     monkeypatch.delenv("NUM_THREADS", raising=False)
-    settings = app_module.env_settings(
-        max_batch=("MAX_BATCH", int), max_wait_ms=("MAX_WAIT_MS", float), num_threads=("NUM_THREADS", int)
-    )
-    assert settings == {"max_batch": 8, "max_wait_ms": 2.5}
+    from hatespeech.settings import ServerSettings, load
+
+    settings = load(ServerSettings)
+    given = app_module.given(max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms,
+                             num_threads=settings.num_threads)  # fmt: skip
+    assert given == {"max_batch": 8, "max_wait_ms": 2.5}
 
 
 def test_an_upload_whose_client_gives_up_stops_being_classified(trained_model_dir, monkeypatch):

@@ -326,4 +326,7 @@ def test_a_click_becomes_a_hub_dataset_row_that_trains_a_model(trained_model_dir
     revision = hub.repos[("dataset", "tester/feedback")].refs["main"]
     assert summary == {"records": 1, "texts": 1, "kept": 1, "ties_dropped": 0, "location": "tester/feedback",
                        "revision": revision}  # fmt: skip
-    assert f"(dataset revision `{revision}`): 1 records" in (tmp_path / "out" / "README.md").read_text()
+    assert (
+        f"the Hub dataset `tester/feedback` at revision `{revision}`: 1 records"
+        in (tmp_path / "out" / "README.md").read_text()
+    )
