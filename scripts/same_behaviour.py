@@ -18,6 +18,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # A short run of the quick-start configuration: 30 steps, no checkpoints, the validation panel after training.
 TRAIN = ["--config", "configs/train_quick.yaml", "--max_steps", "30", "--seed", "42", "--eval_strategy", "no",
+         "--early_stopping_patience", "0",
          "--save_strategy", "no", "--load_best_model_at_end", "false", "--report_to", "none",
          "--panel_scope", "validation", "--disable_tqdm", "true"]  # fmt: skip
 # What may differ between two runs of one model: clocks and the folders the runs were written to.

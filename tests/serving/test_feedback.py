@@ -142,9 +142,13 @@ def test_an_unusable_feedback_folder_stops_the_app_in_one_line(tmp_path, problem
     else:
         folder.mkdir()
         folder.chmod(0o500)
-        if os.access(folder, os.W_OK):  # root writes anyway: check what a write would do instead
+        if os.access(folder, os.W_OK):  # root writes anyway (CI runs as root): the refusal the kernel would give
             folder.chmod(0o700)
-            pytest.skip("running as root: a read-only folder is still writable")
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(os, "open", lambda *args, **kwargs: (_ for _ in ()).throw(PermissionError(13, "denied")))
+                with pytest.raises(FeedbackStoreError, match=r"^FEEDBACK_DIR=.*cannot be used as the feedback folder"):
+                    FeedbackStore(folder)
+            return
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "FEEDBACK_DIR": str(folder), "MODEL_ID": str(trained_model_dir),
            "PORT": "1"}  # fmt: skip
     result = subprocess.run([sys.executable, str(REPO_ROOT / "app.py")], capture_output=True, text=True, timeout=120,
