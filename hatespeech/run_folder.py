@@ -37,6 +37,8 @@ PLOT_KINDS = ("confusion_matrix", "precision_recall", "reliability")
 IDENTITY_PLOT = f"{PLOTS}/identity_false_positives.png"  # written with the panel (hatespeech.evaluation.panel)
 ONNX_DIR = "onnx"
 PARITY = f"{ONNX_DIR}/parity.json"
+# Splits whose plots a card or the demo shows, in order of preference.
+SHOWN_SPLITS = ("test", "validation")
 
 
 # Everything a run writes (the model files are the Trainer's; optuna.db is the default study storage, so a

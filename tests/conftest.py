@@ -7,6 +7,9 @@ import random
 
 import pytest
 
+# Fixtures shared by several folders of tests (the Hub double: tests/helpers/hub_client.py).
+pytest_plugins = ["helpers.hub_client"]
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from hatespeech.evaluation.panel_view import MIN_IDENTITY_CASES, panel_markdown, worst_identity
-from hatespeech.evaluation.report import SHOWN_SPLITS, leaderboard_table
+from hatespeech.evaluation.report import leaderboard_table
 from hatespeech.modeling import EMBEDDED_MODEL
-from hatespeech.run_folder import CARD, IDENTITY_PLOT, PARITY, SEARCH, RunFolder
+from hatespeech.run_folder import CARD, IDENTITY_PLOT, PARITY, SEARCH, SHOWN_SPLITS, RunFolder
 
 # Package data (hub_card.md at the top of the checkout links here), so an installed package renders it.
 TEMPLATE = Path(__file__).parents[1] / "templates" / "hub_card.md"

@@ -16,8 +16,6 @@ LEADERBOARD = (
     ("RoBERTa-Base", 46.6),
     ("SVM (always not-hate)", 36.7),
 )
-# Splits whose plots a card or the demo shows, in order of preference.
-SHOWN_SPLITS = ("test", "validation")
 
 
 def write_report(run: RunFolder, split: str, references, probabilities: np.ndarray) -> dict:

@@ -17,10 +17,9 @@ from gradio.utils import get_upload_folder
 
 from hatespeech import HATE, LABEL_NAMES
 from hatespeech.evaluation.panel_view import panel_markdown
-from hatespeech.evaluation.report import SHOWN_SPLITS
 from hatespeech.inference.prediction_files import spreadsheet_safe
 from hatespeech.monitoring import LENGTH_EDGES, PROBABILITY_EDGES, drift
-from hatespeech.run_folder import IDENTITY_PLOT, PANEL, RESULTS, plot_names, run_file
+from hatespeech.run_folder import IDENTITY_PLOT, PANEL, RESULTS, SHOWN_SPLITS, plot_names, run_file
 from hatespeech.serving.feedback_store import FeedbackRefused
 from hatespeech.serving.service import ModelService, public_model_name
 from hatespeech.tweets import FILE_SUFFIXES, MAX_FILE_BYTES, MAX_TWEET_CHARS, TweetError, check_tweet, read_upload

@@ -8,11 +8,20 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from helpers.hub_double import HubDouble
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "hf_doubleTOKEN0123456789secret"
+
+
+@pytest.fixture(scope="module")
+def hub():
+    """The Hub double on a loopback port, for the tests of one module."""
+    double = HubDouble(token=TOKEN).start()
+    yield double
+    double.stop()
 
 
 def run_client(code_or_args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:

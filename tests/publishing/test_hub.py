@@ -14,17 +14,9 @@ import numpy as np
 import pytest
 from conftest import write_sources, write_tweeteval_dir
 from helpers.hub_client import TOKEN, client_env, run_client, wait_for_health
-from helpers.hub_double import HubDouble
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPO_ID = "tester/tiny-hate"
-
-
-@pytest.fixture(scope="module")
-def hub():
-    double = HubDouble(token=TOKEN).start()
-    yield double
-    double.stop()
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,10 @@ from pathlib import Path
 
 import pytest
 from conftest import write_tweeteval_dir
-from helpers.hub_client import TOKEN, client_env, run_client, wait_for_health
-from helpers.hub_double import HubDouble
+from helpers.hub_client import client_env, run_client, wait_for_health
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_ID, SPACE_ID = "tester/released-hate", "tester/released-hate-demo"
-
-
-@pytest.fixture(scope="module")
-def hub():
-    double = HubDouble(token=TOKEN).start()
-    yield double
-    double.stop()
 
 
 @pytest.fixture(scope="module")
