@@ -41,6 +41,9 @@ from pathlib import Path
 
 import yaml
 
+from hatespeech.evaluation.panel_result import PanelResult
+from hatespeech.evaluation.panel_view import worst_identity
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CAPPED = ["davidson:6000", "hatexplain:6000", "stormfront:3000", "mlma", "ethos"]
 FULL = [spec.split(":")[0] for spec in CAPPED]
@@ -171,29 +174,31 @@ def run_study(argv: list[str] | None) -> int:
 
 def summarize(folder: Path) -> dict:
     """One run's numbers from its folder: the rule, TweetEval, HateCheck, each source's test split."""
-    panel = json.loads((folder / "panel.json").read_text())
+    panel = PanelResult.from_dict(json.loads((folder / "panel.json").read_text()))
     results = json.loads((folder / "eval_results.json").read_text())
     train = json.loads((folder / "train_results.json").read_text())
     config = yaml.safe_load((folder / "run_config.yaml").read_text())
-    hatecheck = panel.get("hatecheck")  # absent with --panel_scope validation (fold runs)
-    holdout = panel.get("holdout", {})
+    hatecheck = panel.hatecheck  # absent with --panel_scope validation (fold runs)
+    holdout = panel.holdout or {}
+    worst = worst_identity(panel)
     return {
         "holdout_validation": holdout.get("validation"),
         "holdout_validation_perturbed": holdout.get("validation_perturbed"),
-        "rule_trained_sources": panel.get("trained_sources_mean_macro_f1"),
-        "validation_perturbed_mean": panel.get("validation_perturbed_mean_macro_f1"),
+        "rule_trained_sources": panel.trained_sources_mean_macro_f1,
+        "validation_perturbed_mean": panel.validation_perturbed_mean_macro_f1,
         "run": folder.name, "seed": config["seed"], "sources": config["sources"],
         "source_temperature": config.get("source_temperature"),
         "rule_own_sources": train["best_val_macro_f1"] and round(train["best_val_macro_f1"], 4),  # None: no eval
-        "rule_all_sources": round(panel["validation_mean_macro_f1"], 4),
+        "rule_all_sources": round(panel.validation_mean_macro_f1, 4),
         "tweeteval_validation": round(results["validation"]["macro_f1"], 4),
         "tweeteval_test": round(results["test"]["macro_f1"], 4),
         "pred_hate_rate_test": round(results["test"]["pred_hate_rate"], 3),
-        "hatecheck": [round(hatecheck[k], 3) for k in ("overall", "hateful", "non_hateful")] if hatecheck else None,
-        "hatecheck_below_half": sorted(f for f, v in hatecheck["functionalities"].items() if v < 0.5)
+        "hatecheck": [round(v, 3) for v in (hatecheck.overall, hatecheck.hateful, hatecheck.non_hateful)]
         if hatecheck else None,
-        "test_by_source": {name: round(s["macro_f1"], 4) for name, s in panel["test"].items()},
-        "worst_identity": _worst_identity(panel),
+        "hatecheck_below_half": sorted(f for f, v in hatecheck.functionalities.items() if v < 0.5)
+        if hatecheck else None,
+        "test_by_source": {name: round(s.macro_f1, 4) for name, s in panel.test.items()},
+        "worst_identity": [f"{worst.source}:{worst.identity}", round(worst.false_positive_rate, 3)] if worst else None,
         "train_rows": train["data_sizes"], "wall_time_s": train["wall_time_s"], "hardware": train["hardware"],
     }  # fmt: skip
 
@@ -211,17 +216,11 @@ def trained_sources(flags: list[str]) -> set[str]:
 def fold_scores(folder: Path, fold: list[str]) -> dict:
     """The validation macro-F1, clean and disguised, of every source of the fold, from the run's panel: those the
     candidate trains on were held out; one it never trains on (DynaHate for eight-t2) is scored all the same."""
-    panel = json.loads((folder / "panel.json").read_text())
-    return {f"holdout_{kind}": {source: panel[kind][source]["macro_f1"] for source in fold}
-            for kind in ("validation", "validation_perturbed")}  # fmt: skip
-
-
-def _worst_identity(panel: dict) -> list | None:
-    """[identity, its non-hateful false-positive rate] with the highest rate (enough cases), or None."""
-    from hatespeech.evaluation.panel_view import worst_identity
-
-    row = worst_identity(panel)
-    return [f"{row['source']}:{row['identity']}", round(row["false_positive_rate"], 3)] if row else None
+    panel = PanelResult.from_dict(json.loads((folder / "panel.json").read_text()))
+    return {
+        "holdout_validation": {source: panel.validation[source].macro_f1 for source in fold},
+        "holdout_validation_perturbed": {source: panel.validation_perturbed[source].macro_f1 for source in fold},
+    }
 
 
 def final_table(rows: list[dict]) -> str:

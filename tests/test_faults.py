@@ -273,6 +273,7 @@ def test_damaged_results_files_never_stop_the_app_or_the_push_traceback(trained_
 
 
 def test_a_pipe_in_a_source_name_stays_inside_its_table_cell():
+    from hatespeech.evaluation.panel_result import PanelResult
     from hatespeech.evaluation.panel_view import panel_markdown
 
     scores = {"macro_f1": 0.5, "roc_auc": 0.6, "pred_hate_rate": 0.4, "true_hate_rate": 0.4, "n": 10}
@@ -280,7 +281,7 @@ def test_a_pipe_in_a_source_name_stays_inside_its_table_cell():
              "validation_perturbed": {"a|b": scores}, "validation_perturbed_mean_macro_f1": 0.5,
              "hatecheck": {"n": 1, "overall": 1.0, "hateful": 1.0, "non_hateful": 1.0,
                            "functionalities": {}}}  # fmt: skip
-    rows = [line for line in panel_markdown(panel).splitlines() if "a\\|b" in line]
+    rows = [line for line in panel_markdown(PanelResult.from_dict(panel)).splitlines() if "a\\|b" in line]
     # Column separators (unescaped pipes): 7 in the test-split table (6 columns), 5 in the validation table (4).
     assert [len(re.findall(r"(?<!\\)\|", line)) for line in rows] == [7, 5]
 

@@ -118,8 +118,9 @@ def test_round_three_reads_its_candidates_flags_and_scores_a_source_a_candidate_
         "tweeteval", "davidson", "hatexplain", "stormfront", "mlma", "ethos", "implicit_hate", "hatemoji_build",
         "dynahate"}  # fmt: skip
     # A fold's scores come from the panel, held out or never trained on alike.
-    panel = {kind: {name: {"macro_f1": 0.5 + i / 10} for i, name in enumerate(fixed["folds"]["C"])}
-             for kind in ("validation", "validation_perturbed")}  # fmt: skip
+    scores = {"roc_auc": 0.5, "pred_hate_rate": 0.4, "true_hate_rate": 0.4, "n": 10}
+    panel = {kind: {name: scores | {"macro_f1": 0.5 + i / 10} for i, name in enumerate(fixed["folds"]["C"])}
+             for kind in ("validation", "validation_perturbed")} | {"validation_mean_macro_f1": 0.6}  # fmt: skip
     (tmp_path / "panel.json").write_text(json.dumps(panel))
     scores = source_study.fold_scores(tmp_path, fixed["folds"]["C"])
     assert scores["holdout_validation"] == {"hatexplain": 0.5, "stormfront": 0.6, "dynahate": 0.7}

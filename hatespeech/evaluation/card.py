@@ -7,6 +7,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from hatespeech.evaluation.panel_result import PanelResult
 from hatespeech.evaluation.panel_view import MIN_IDENTITY_CASES, panel_markdown, worst_identity
 from hatespeech.evaluation.report import leaderboard_table
 from hatespeech.modeling import EMBEDDED_MODEL
@@ -51,6 +52,7 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
     repo_id = repo_id or config.get("hub_model_id") or PLACEHOLDER_REPO
     test_f1 = scores.get("test", {}).get("macro_f1")
     wall = train.get("wall_time_s")
+    panel = PanelResult.from_dict(run.panel()) if run.panel() else None
     return {
         "model_name": repo_id.split("/")[-1] if repo_id != PLACEHOLDER_REPO else "Tweet hate-speech classifier",
         "repo_id": repo_id,
@@ -76,8 +78,8 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
         "sources": ", ".join("feedback" if s.startswith("feedback:") else s for s in config.get("sources") or []),
         "dropped_copies": train.get("dropped_copies"),
         "feedback": train.get("feedback"),  # the template names a Hub dataset, never a local folder
-        "panel": panel_markdown(run.panel()) if run.panel() else "",
-        "flagged_identity": worst_identity(run.panel()) if run.panel() else None,
+        "panel": panel_markdown(panel) if panel else "",
+        "flagged_identity": worst_identity(panel) if panel else None,
         "min_identity_cases": MIN_IDENTITY_CASES,
         "onnx": _onnx_parity(run),
     }

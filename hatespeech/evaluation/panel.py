@@ -18,6 +18,7 @@ and the demo) is :mod:`hatespeech.evaluation.panel_view`'s, which needs none of 
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from hatespeech.data.loading import DataArguments, DataError, hub_catalog, load_
 from hatespeech.data.perturb import PANEL_SEED, disguise_all
 from hatespeech.data.sources import READERS, TEST_SUITES, SourceError, load_source, parse_source
 from hatespeech.evaluation.metrics import score
+from hatespeech.evaluation.panel_result import HateCheckScores, IdentityScores, PanelResult, Scores
 from hatespeech.evaluation.panel_view import MIN_IDENTITY_CASES
 from hatespeech.run_folder import IDENTITY_PLOT, RunFolder
 
@@ -60,42 +62,42 @@ def panel_sources(data_args: DataArguments) -> tuple[dict, list, dict]:
 
 def evaluate_panel(
     predict_proba: Callable[[list[str]], np.ndarray], data_args: DataArguments, loaded: tuple | None = None
-) -> dict:
+) -> PanelResult:
     """Every panel number for one model; ``predict_proba`` maps raw texts to class probabilities; ``loaded``:
     :func:`panel_sources`, when the caller checked them already."""
     sources, hatecheck, catalog = loaded or panel_sources(data_args)
     everything = data_args.panel_scope == "all"
-    panel: dict = {"validation": {}, "test": {}}
+    scored: dict[str, dict[str, Scores]] = {"validation": {}, "test": {}}
     texts: dict[str, dict[str, tuple[list[str], list[int]]]] = {}  # split -> source -> (texts, labels)
     for split in ("validation", "test") if everything else ("validation",):
         tweeteval = load_split(data_args, split)  # raw text: the Classifier prepares it as the model was trained
         texts[split] = {"tweeteval": (list(tweeteval["text"]), list(tweeteval["label"]))}
         texts[split] |= {name: ([r.text for r in rows[split]], [r.label for r in rows[split]])
                          for name, rows in sources.items() if rows[split]}  # fmt: skip
-        panel[split] = {name: _scores(predict_proba, *pair) for name, pair in texts[split].items()}
-    panel["validation_mean_macro_f1"] = _mean(panel["validation"])
-    panel["validation_perturbed"] = {
+        scored[split] = {name: _scores(predict_proba, *pair) for name, pair in texts[split].items()}
+    scored["validation_perturbed"] = {
         name: _scores(predict_proba, disguise_all(clean, PANEL_SEED), labels)
         for name, (clean, labels) in texts["validation"].items()
     }
-    panel["validation_perturbed_mean_macro_f1"] = _mean(panel["validation_perturbed"])
-    trained = [name for name in ("tweeteval", *_source_names(data_args, catalog)) if name in panel["validation"]]
+    trained = [name for name in ("tweeteval", *_source_names(data_args, catalog)) if name in scored["validation"]]
     in_distribution = [name for name in trained if name not in data_args.holdout_sources]
-    panel["trained_sources_mean_macro_f1"] = _mean({name: panel["validation"][name] for name in in_distribution})
-    if data_args.holdout_sources:
-        panel["holdout"] = {
-            kind: {name: panel[kind][name]["macro_f1"] for name in data_args.holdout_sources}
-            for kind in ("validation", "validation_perturbed")
-        }
+    holdout = {kind: {name: scored[kind][name].macro_f1 for name in data_args.holdout_sources}
+               for kind in ("validation", "validation_perturbed")}  # fmt: skip
+    panel = PanelResult(
+        validation=scored["validation"], test=scored["test"], validation_mean_macro_f1=_mean(scored["validation"]),
+        validation_perturbed=scored["validation_perturbed"],
+        validation_perturbed_mean_macro_f1=_mean(scored["validation_perturbed"]),
+        trained_sources_mean_macro_f1=_mean({name: scored["validation"][name] for name in in_distribution}),
+        holdout=holdout if data_args.holdout_sources else None,
+    )  # fmt: skip
     if not everything:
         return panel
     hatecheck_correct = _correct(predict_proba, hatecheck)
-    panel["hatecheck"] = _hatecheck(hatecheck, hatecheck_correct)
     hatemoji = sources.get("hatemoji_build", {}).get("test", [])
-    panel["identities"] = _identities(
+    identities = _identities(
         [("hatecheck", hatecheck, hatecheck_correct), ("hatemoji_build", hatemoji, _correct(predict_proba, hatemoji))]
     )
-    return panel
+    return replace(panel, hatecheck=_hatecheck(hatecheck, hatecheck_correct), identities=identities)
 
 
 def _correct(predict_proba, rows: list) -> np.ndarray:
@@ -109,11 +111,11 @@ def _source_names(data_args: DataArguments, catalog: dict) -> list[str]:
     return [name for name, _ in (parse_source(spec, catalog) for spec in data_args.sources)]
 
 
-def _mean(scores: dict) -> float:
-    return float(np.mean([s["macro_f1"] for s in scores.values()]))
+def _mean(scores: dict[str, Scores]) -> float:
+    return float(np.mean([s.macro_f1 for s in scores.values()]))
 
 
-def _identities(scored: list[tuple[str, list, np.ndarray]]) -> list[dict]:
+def _identities(scored: list[tuple[str, list, np.ndarray]]) -> list[IdentityScores]:
     """Per (source, identity): accuracy on hateful and non-hateful cases, false-positive rate on the latter;
     ``scored`` holds (source, rows, whether each row was labelled right)."""
     groups: dict[tuple[str, str], list[tuple[int, bool]]] = {}
@@ -125,68 +127,68 @@ def _identities(scored: list[tuple[str, list, np.ndarray]]) -> list[dict]:
     for (source, identity), cases in sorted(groups.items()):
         hateful = [right for label, right in cases if label == 1]
         non_hateful = [right for label, right in cases if label == 0]
-        table.append({
-            "source": source, "identity": identity, "n_hateful": len(hateful), "n_non_hateful": len(non_hateful),
-            "hateful_accuracy": float(np.mean(hateful)) if hateful else None,
-            "non_hateful_accuracy": float(np.mean(non_hateful)) if non_hateful else None,
-            "false_positive_rate": float(1 - np.mean(non_hateful)) if non_hateful else None,
-        })  # fmt: skip
+        table.append(IdentityScores(
+            source=source, identity=identity, n_hateful=len(hateful), n_non_hateful=len(non_hateful),
+            hateful_accuracy=float(np.mean(hateful)) if hateful else None,
+            non_hateful_accuracy=float(np.mean(non_hateful)) if non_hateful else None,
+            false_positive_rate=float(1 - np.mean(non_hateful)) if non_hateful else None,
+        ))  # fmt: skip
     return table
 
 
-def _scores(predict_proba, texts: list[str], labels: list[int]) -> dict:
+def _scores(predict_proba, texts: list[str], labels: list[int]) -> Scores:
     probabilities = predict_proba(texts)
     full = score(labels, probabilities.argmax(-1).tolist(), probabilities[:, HATE].tolist())
-    return {key: full.get(key) for key in SHOWN} | {"n": len(labels)}  # no ROC-AUC for a one-class set
+    return Scores(**{key: full.get(key) for key in SHOWN}, n=len(labels))  # no ROC-AUC for a one-class set
 
 
-def _hatecheck(rows: list, correct: np.ndarray) -> dict:
+def _hatecheck(rows: list, correct: np.ndarray) -> HateCheckScores:
     labels = np.array([r.label for r in rows])
     groups = np.array([r.group for r in rows])
-    return {
-        "overall": float(correct.mean()),
-        "hateful": float(correct[labels == 1].mean()),
-        "non_hateful": float(correct[labels == 0].mean()),
-        "functionalities": {g: float(correct[groups == g].mean()) for g in sorted(set(groups.tolist()))},
-        "n": len(rows),
-    }
+    return HateCheckScores(
+        overall=float(correct.mean()),
+        hateful=float(correct[labels == 1].mean()),
+        non_hateful=float(correct[labels == 0].mean()),
+        functionalities={g: float(correct[groups == g].mean()) for g in sorted(set(groups.tolist()))},
+        n=len(rows),
+    )
 
 
-def write_panel(run: RunFolder, panel: dict) -> None:
+def write_panel(run: RunFolder, panel: PanelResult) -> None:
     """``panel.json`` and a per-functionality HateCheck plot in the run folder."""
-    run.write_panel(panel)
-    if "hatecheck" not in panel:  # --panel_scope validation
+    run.write_panel(panel.to_dict())
+    if panel.hatecheck is None:  # --panel_scope validation
         return
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    functionalities = panel["hatecheck"]["functionalities"]
+    functionalities = panel.hatecheck.functionalities
     names = sorted(functionalities, key=functionalities.get)
     fig, ax = plt.subplots(figsize=(7, 8))
     colours = ["tab:red" if name.endswith("_h") else "tab:blue" for name in names]
     ax.barh(names, [functionalities[n] for n in names], color=colours)
     ax.axvline(0.5, color="grey", linestyle="--")
     ax.set(xlim=(0, 1), xlabel="accuracy (red: hateful cases, blue: non-hateful)")
-    ax.set_title(f"HateCheck: {panel['hatecheck']['overall']:.3f} overall")
+    ax.set_title(f"HateCheck: {panel.hatecheck.overall:.3f} overall")
     ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
     fig.savefig(run.plot("hatecheck", "functionalities"), dpi=100)
     plt.close(fig)
-    if panel.get("identities"):
-        _plot_identities(run, panel["identities"], plt)
+    if panel.identities:
+        _plot_identities(run, panel.identities, plt)
 
 
-def _plot_identities(run: RunFolder, table: list[dict], plt) -> None:
+def _plot_identities(run: RunFolder, table: list[IdentityScores], plt) -> None:
     """False-positive rate on non-hateful cases per identity, one bar per source (the moderator's question)."""
-    shown = [row for row in table if row["n_non_hateful"] >= MIN_IDENTITY_CASES]
-    shown.sort(key=lambda row: row["false_positive_rate"])
+    shown = [row for row in table if row.n_non_hateful >= MIN_IDENTITY_CASES]
+    shown.sort(key=lambda row: row.false_positive_rate)
     fig, ax = plt.subplots(figsize=(7, max(3, 0.3 * len(shown) + 1)))
     colours = {"hatecheck": "tab:blue", "hatemoji_build": "tab:orange"}
-    ax.barh([f"{row['identity']} ({row['source']}, n={row['n_non_hateful']})" for row in shown],
-            [row["false_positive_rate"] for row in shown],
-            color=[colours.get(row["source"], "tab:grey") for row in shown])  # fmt: skip
+    ax.barh([f"{row.identity} ({row.source}, n={row.n_non_hateful})" for row in shown],
+            [row.false_positive_rate for row in shown],
+            color=[colours.get(row.source, "tab:grey") for row in shown])  # fmt: skip
     ax.axvline(0.30, color="grey", linestyle="--")
     ax.set(xlim=(0, 1), xlabel="false-positive rate on non-hateful cases (dashed: 0.30)")
     ax.set_title("Non-hateful cases called hate, per identity")

@@ -3,34 +3,36 @@ the model wrongs most. Reads a ``panel.json`` (:mod:`hatespeech.evaluation.panel
 loader, so the server can show a panel without the training stack.
 """
 
+from hatespeech.evaluation.panel_result import IdentityScores, PanelResult
+
 MIN_IDENTITY_CASES = 10  # non-hateful cases an identity needs before its false-positive rate is ranked
 
 
-def worst_identity(panel: dict) -> dict | None:
+def worst_identity(panel: PanelResult) -> IdentityScores | None:
     """The identity with the highest false-positive rate among those with enough non-hateful cases."""
-    ranked = [row for row in panel.get("identities", []) if row["n_non_hateful"] >= MIN_IDENTITY_CASES]
-    return max(ranked, key=lambda row: row["false_positive_rate"], default=None)
+    ranked = [row for row in panel.identities or [] if row.n_non_hateful >= MIN_IDENTITY_CASES]
+    return max(ranked, key=lambda row: row.false_positive_rate, default=None)
 
 
-def panel_markdown(panel: dict) -> str:
+def panel_markdown(panel: PanelResult) -> str:
     """The panel as markdown tables (card, demo, closing notes)."""
-    mean, n = panel["validation_mean_macro_f1"], len(panel["validation"])
+    mean, n = panel.validation_mean_macro_f1, len(panel.validation)
     lines = [f"Validation, mean macro-F1 over {n} sources (the selection rule): **{mean:.4f}**"]
-    if panel["test"]:
+    if panel.test:
         lines += ["", "| test set | macro-F1 | ROC-AUC | predicted hate | true hate | n |", "|---|---|---|---|---|---|"]
-    for name, s in panel["test"].items():
-        auc = "-" if s["roc_auc"] is None else f"{s['roc_auc']:.4f}"
-        lines.append(f"| {_cell(name)} | {s['macro_f1']:.4f} | {auc} | {s['pred_hate_rate']:.3f} | "
-                     f"{s['true_hate_rate']:.3f} | {s['n']} |")  # fmt: skip
-    if "hatecheck" in panel:
-        hc = panel["hatecheck"]
-        weak = [name for name, accuracy in hc["functionalities"].items() if accuracy < 0.5]
-        lines += ["", f"HateCheck ({hc['n']} cases): overall {hc['overall']:.3f}, hateful {hc['hateful']:.3f}, "
-                  f"non-hateful {hc['non_hateful']:.3f}; below 0.5: {', '.join(weak) or 'none'}."]  # fmt: skip
-    if "validation_perturbed" in panel:
+    for name, s in panel.test.items():
+        auc = "-" if s.roc_auc is None else f"{s.roc_auc:.4f}"
+        lines.append(f"| {_cell(name)} | {s.macro_f1:.4f} | {auc} | {s.pred_hate_rate:.3f} | "
+                     f"{s.true_hate_rate:.3f} | {s.n} |")  # fmt: skip
+    if panel.hatecheck is not None:
+        hc = panel.hatecheck
+        weak = [name for name, accuracy in hc.functionalities.items() if accuracy < 0.5]
+        lines += ["", f"HateCheck ({hc.n} cases): overall {hc.overall:.3f}, hateful {hc.hateful:.3f}, "
+                  f"non-hateful {hc.non_hateful:.3f}; below 0.5: {', '.join(weak) or 'none'}."]  # fmt: skip
+    if panel.validation_perturbed is not None:
         lines += ["", _validation_table(panel)]
-    if panel.get("identities"):
-        lines += ["", _identity_table(panel["identities"])]
+    if panel.identities:
+        lines += ["", _identity_table(panel.identities)]
     return "\n".join(lines)
 
 
@@ -39,21 +41,21 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
-def _validation_table(panel: dict) -> str:
+def _validation_table(panel: PanelResult) -> str:
     """Each validation split clean and disguised, side by side; held-out sources marked."""
-    holdout = panel.get("holdout", {}).get("validation", {})
+    holdout = (panel.holdout or {}).get("validation", {})
     lines = ["Validation macro-F1, clean and disguised (typos, look-alike characters, split or merged words):", "",
              "| source | clean | disguised | drop |", "|---|---|---|---|"]  # fmt: skip
-    for name, clean in panel["validation"].items():
-        disguised = panel["validation_perturbed"][name]["macro_f1"]
+    for name, clean in panel.validation.items():
+        disguised = panel.validation_perturbed[name].macro_f1
         shown = f"{_cell(name)} (held out)" if name in holdout else _cell(name)
-        lines.append(f"| {shown} | {clean['macro_f1']:.4f} | {disguised:.4f} | {clean['macro_f1'] - disguised:+.4f} |")
-    mean, perturbed = panel["validation_mean_macro_f1"], panel["validation_perturbed_mean_macro_f1"]
+        lines.append(f"| {shown} | {clean.macro_f1:.4f} | {disguised:.4f} | {clean.macro_f1 - disguised:+.4f} |")
+    mean, perturbed = panel.validation_mean_macro_f1, panel.validation_perturbed_mean_macro_f1
     lines.append(f"| mean | {mean:.4f} | {perturbed:.4f} | {mean - perturbed:+.4f} |")
     return "\n".join(lines)
 
 
-def _identity_table(table: list[dict]) -> str:
+def _identity_table(table: list[IdentityScores]) -> str:
     """Per identity: accuracy on hateful and non-hateful cases, and the false-positive rate."""
 
     def cell(value):
@@ -63,10 +65,10 @@ def _identity_table(table: list[dict]) -> str:
              "| source | identity | hateful acc. (n) | non-hateful acc. (n) | false-positive rate |",
              "|---|---|---|---|---|"]  # fmt: skip
     for row in table:
-        if row["n_hateful"] + row["n_non_hateful"] < MIN_IDENTITY_CASES:
+        if row.n_hateful + row.n_non_hateful < MIN_IDENTITY_CASES:
             continue  # in panel.json; too few cases to read a rate from
-        lines.append(f"| {_cell(row['source'])} | {_cell(row['identity'])} | "
-                     f"{cell(row['hateful_accuracy'])} ({row['n_hateful']}) | "
-                     f"{cell(row['non_hateful_accuracy'])} ({row['n_non_hateful']}) | "
-                     f"{cell(row['false_positive_rate'])} |")  # fmt: skip
+        lines.append(f"| {_cell(row.source)} | {_cell(row.identity)} | "
+                     f"{cell(row.hateful_accuracy)} ({row.n_hateful}) | "
+                     f"{cell(row.non_hateful_accuracy)} ({row.n_non_hateful}) | "
+                     f"{cell(row.false_positive_rate)} |")  # fmt: skip
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import pandas as pd
 from gradio.utils import get_upload_folder
 
 from hatespeech import HATE, LABEL_NAMES
+from hatespeech.evaluation.panel_result import PanelResult
 from hatespeech.evaluation.panel_view import panel_markdown
 from hatespeech.inference.prediction_files import spreadsheet_safe
 from hatespeech.monitoring import LENGTH_EDGES, PROBABILITY_EDGES, drift
@@ -78,7 +79,13 @@ def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
     panel_path = fetch(PANEL)
     if panel_path:
         lines += _readable(
-            PANEL, lambda: ["", "**Evaluation panel**", "", panel_markdown(json.loads(panel_path.read_text()))]
+            PANEL,
+            lambda: [
+                "",
+                "**Evaluation panel**",
+                "",
+                panel_markdown(PanelResult.from_dict(json.loads(panel_path.read_text()))),
+            ],
         )
     identity = [str(p) for p in [fetch(IDENTITY_PLOT)] if p]
     for split in SHOWN_SPLITS:

@@ -68,5 +68,5 @@ def test_every_model_meets_the_same_disguised_validation(tweeteval_dir, tmp_path
     assert seen[0] == seen[1]  # the same texts, clean and disguised, whatever the model
     validation = (tweeteval_dir / "val_text.txt").read_text(encoding="utf-8").splitlines()
     assert disguise_all(validation, PANEL_SEED) in seen[0]
-    assert first["validation_perturbed"]["tweeteval"]["pred_hate_rate"] == 1.0
-    assert second["validation_perturbed"]["tweeteval"]["pred_hate_rate"] == 0.0
+    assert first.validation_perturbed["tweeteval"].pred_hate_rate == 1.0
+    assert second.validation_perturbed["tweeteval"].pred_hate_rate == 0.0

@@ -47,7 +47,8 @@ def test_the_card_names_the_identity_whose_non_hateful_mentions_it_flags_most(tm
                 "false_positive_rate": false_positive_rate}  # fmt: skip
 
     identities = [identity("women", 40, 0.25), identity("Muslims", 45, 0.62), identity("trans people", 3, 1.0)]
-    panel = {"validation_mean_macro_f1": 0.6, "validation": {"tweeteval": {"macro_f1": 0.6}}, "test": {},
+    scores = {"macro_f1": 0.6, "roc_auc": 0.7, "pred_hate_rate": 0.4, "true_hate_rate": 0.4, "n": 100}
+    panel = {"validation_mean_macro_f1": 0.6, "validation": {"tweeteval": scores}, "test": {},
              "identities": identities}  # fmt: skip
     (tmp_path / "panel.json").write_text(json.dumps(panel))
     text = " ".join(render_card(RunFolder(tmp_path)).text.split())

@@ -21,3 +21,15 @@ def test_one_published_run_named_alike_and_trained_with_the_published_configurat
     assert {k: v for k, v in configured.items() if k not in RUN_ONLY} == {
         k: recorded.get(k) for k in configured if k not in RUN_ONLY
     }
+
+
+def test_every_published_panel_reads_back_as_the_typed_result_and_writes_the_same_json():
+    import json
+
+    from hatespeech.evaluation.panel_result import PanelResult
+
+    for path in sorted((REPO_ROOT / "results").glob("*/panel.json")):
+        data = json.loads(path.read_text())
+        panel = PanelResult.from_dict(data)
+        assert panel.to_dict() == data, path
+        assert panel.validation_mean_macro_f1 == data["validation_mean_macro_f1"]
