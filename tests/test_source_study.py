@@ -178,3 +178,19 @@ def test_a_bad_round_configuration_is_one_line(tmp_path, capsys, content):
     assert source_study.main(["--leave_source_out", "--rank", str(folder), "--lso_config", str(config)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: --lso_config") and len(error.strip().splitlines()) == 1
+
+
+def test_round_three_is_printed_from_its_committed_records_and_the_published_configuration_follows_it():
+    """Until every fold of every candidate is recorded nothing is chosen and the incumbent stays published; once
+    the round is complete, configs/train_full.yaml is what --publish writes for the chosen candidate."""
+    round3 = REPO_ROOT / "configs" / "leave_source_out_round3.yaml"
+    fixed = source_study.fixed_rule(round3)
+    rows = source_study.load_records(REPO_ROOT / "results" / "leave-source-out-round3")
+    table = source_study.rank_table(rows, fixed)
+    chosen = source_study.choose(source_study.rule5(rows, fixed), fixed["candidates"], fixed["tie_margin"])
+    if chosen:
+        assert f"**{chosen}**" in table
+    else:
+        assert table.endswith("Nothing chosen yet: a candidate has folds to run.")
+    written = source_study.published_config(fixed, chosen or "eight-t2", round3)
+    assert yaml.safe_load(written) == yaml.safe_load((REPO_ROOT / "configs" / "train_full.yaml").read_text())
