@@ -72,3 +72,36 @@ def _identity_table(table: list[IdentityScores]) -> str:
                      f"{cell(row.non_hateful_accuracy)} ({row.n_non_hateful}) | "
                      f"{cell(row.false_positive_rate)} |")  # fmt: skip
     return "\n".join(lines)
+
+
+def functionality_table(panels: dict[str, PanelResult]) -> str:
+    """HateCheck per functionality, one column per model, weakest of the first model first; the last column is
+    the change from the first model to the last."""
+    first, last = next(iter(panels.values())), list(panels.values())[-1]
+    names = sorted(first.hatecheck.functionalities, key=first.hatecheck.functionalities.get)
+    lines = ["| functionality | " + " | ".join(map(_cell, panels)) + " | change |", "|---" * (len(panels) + 2) + "|"]
+    for name in names:
+        values = [panel.hatecheck.functionalities.get(name) for panel in panels.values()]
+        change = last.hatecheck.functionalities.get(name, float("nan")) - first.hatecheck.functionalities[name]
+        lines.append(f"| `{name}` | " + " | ".join("-" if v is None else f"{v:.3f}" for v in values)
+                     + f" | {change:+.3f} |")  # fmt: skip
+    overall = [f"{p.hatecheck.overall:.3f} / {p.hatecheck.hateful:.3f} / {p.hatecheck.non_hateful:.3f}"
+               for p in panels.values()]  # fmt: skip
+    return "\n".join([*lines, "| **overall / hateful / non-hateful** | " + " | ".join(overall) + " | |"])
+
+
+def identity_comparison(panels: dict[str, PanelResult]) -> str:
+    """False-positive rate on non-hateful cases per identity (enough cases), one column per model."""
+    rates = {
+        name: {(row.source, row.identity): row for row in panel.identities or []} for name, panel in panels.items()
+    }
+    keys = sorted({key for table in rates.values() for key, row in table.items()
+                   if row.n_non_hateful >= MIN_IDENTITY_CASES})  # fmt: skip
+    lines = ["| source | identity | " + " | ".join(f"{_cell(name)} FPR" for name in panels) + " |",
+             "|---" * (len(panels) + 2) + "|"]  # fmt: skip
+    for source, identity in keys:
+        cells = [rates[name].get((source, identity)) for name in panels]
+        lines.append(f"| {_cell(source)} | {_cell(identity)} | " + " | ".join(
+            "-" if row is None or row.false_positive_rate is None else f"{row.false_positive_rate:.3f}" for row in cells
+        ) + " |")  # fmt: skip
+    return "\n".join(lines)

@@ -33,3 +33,18 @@ def test_every_published_panel_reads_back_as_the_typed_result_and_writes_the_sam
         panel = PanelResult.from_dict(data)
         assert panel.to_dict() == data, path
         assert panel.validation_mean_macro_f1 == data["validation_mean_macro_f1"]
+
+
+def test_two_published_panels_compare_side_by_side(tmp_path, capsys):
+    """scripts/compare_panels.py: the incumbent against a new configuration, per functionality and identity."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compare_panels", REPO_ROOT / "scripts" / "compare_panels.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    panels = [str(REPO_ROOT / "results" / name / "panel.json") for name in ("full-seed42", "eight-t2-seed42")]
+    assert compare.main([*panels, "--names", "before,after", "--plot", str(tmp_path / "f.png")]) == 0
+    out = capsys.readouterr().out
+    assert "| `spell_space_add_h` | 0.035 | 0.145 | +0.110 |" in out  # weakest of the first model first
+    assert "| hatecheck | disabled people | - | 0.613 |" in out and (tmp_path / "f.png").stat().st_size > 10_000
+    assert compare.main([panels[0], str(tmp_path / "missing.json")]) == 2
