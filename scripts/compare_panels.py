@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(names) != 2 or names[0] == names[1]:
         parser.error("--names needs two different names, one per panel")
     try:
-        panels = {name: PanelResult.from_dict(json.loads(path.read_text())) for name, path in zip(names, args.panels)}
+        loaded = [PanelResult.from_dict(json.loads(path.read_text())) for path in args.panels]
+        panels = dict(zip(names, loaded, strict=True))
     except (OSError, ValueError, KeyError, TypeError) as err:
         print(f"error: not two readable panel.json files ({type(err).__name__}: {err})", file=sys.stderr)
         return 2
