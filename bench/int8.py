@@ -36,16 +36,17 @@ def main() -> None:
     from hatespeech.data.loading import DataArguments, load_split
     from hatespeech.inference.classifier import Classifier
     from hatespeech.inference.engines import ONNX_FILES, OnnxEngine
-    from hatespeech.inference.export import export_onnx
+    from hatespeech.inference.export import PARITY_TEXTS, export
     from hatespeech.run_folder import ONNX_DIR
 
     data = DataArguments(data_dir=args.data_dir)
-    texts, train = load_split(data, "validation")["text"], load_split(data, "train")["text"]
+    validation = load_split(data, "validation")
+    texts, train = validation["text"], load_split(data, "train")["text"]
     fp32 = Classifier(args.model, backend="fp32")
     reference = fp32.decide(fp32.predict_proba(texts)).numpy()
     graph = Path(args.model) / ONNX_DIR / ONNX_FILES["onnx"]
-    if not graph.is_file():
-        export_onnx(Path(args.model))
+    if not graph.is_file():  # the CLI's export, its parity report included
+        export(Path(args.model), texts[:PARITY_TEXTS], validation["label"][:PARITY_TEXTS])
     rows, results = [], []
 
     def measure(name: str, engine) -> None:
