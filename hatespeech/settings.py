@@ -48,7 +48,7 @@ class ServerSettings(_Environment):
     max_batch: int | None = Field(None, ge=1, le=1024, description="Micro-batch size for single tweets (32)")
     max_wait_ms: float | None = Field(None, ge=0, le=10_000, description="How long a micro-batch waits (0)")
     max_batch_tokens: int | None = Field(None, ge=1, description="Padded tokens per model call (4096)")
-    bulk_chunk: int | None = Field(None, ge=1, le=4096, description="Tweets per model call for uploads (64)")
+    bulk_chunk: int | None = Field(None, ge=0, le=4096, description="Tweets per model call for uploads (64; 0: all)")
     feedback_dir: Path | None = Field(None, description="Switches users' feedback on: JSON lines there")
     feedback_repo: str | None = Field(None, description="Hub dataset the feedback is pushed to (with HF_TOKEN)")
     feedback_every_minutes: float = Field(5.0, gt=0, description="Minutes between feedback pushes")
