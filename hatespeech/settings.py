@@ -1,7 +1,7 @@
 """Every environment variable of the server (``app.py``) and of the Hub client, in one place, validated at start.
 
-A wrong value stops the program with one line per variable that names it, what it holds and what it needs
-(:class:`SettingsError`); an empty variable counts as unset. docs/operating.md has the table of these settings.
+A wrong value stops the program with one line that names each wrong variable, what it holds and what it needs
+(:class:`SettingsError`); an empty variable counts as unset. docs/settings.md shows :func:`table`.
 """
 
 import os
@@ -14,11 +14,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hatespeech.monitoring import DEFAULT_WINDOW, MAX_WINDOW
 
+# The engines' names (hatespeech.inference.engines.REGISTRY, which this root module may not import; a test keeps
+# the two alike).
 Backend = Literal["auto", "fp32", "bf16", "onnx", "onnx-int8", "openvino"]
 
 
 class SettingsError(ValueError):
-    """Environment variables that cannot be used; one line per variable."""
+    """Environment variables that cannot be used, all named in one line."""
 
 
 class _Environment(BaseSettings):

@@ -69,3 +69,12 @@ def test_app_py_stops_before_serving_with_one_line(tmp_path, env):
 def test_the_settings_page_shows_the_table_the_code_prints():
     page = (REPO_ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
     assert table() in page
+
+
+def test_the_backend_setting_names_exactly_the_registered_engines():
+    from typing import get_args
+
+    from hatespeech.inference.classifier import BACKENDS
+    from hatespeech.settings import Backend
+
+    assert set(get_args(Backend)) == set(BACKENDS)
