@@ -23,7 +23,10 @@ Configurations (all from configs/train_mix.yaml; fixed before any of their test 
   eight-aug       D: eight with --augment_probability 0.3
   eight-t2-aug    E: eight-t2 with --augment_probability 0.3
   eight-t2-lr2e5  round 2: eight-t2 with --learning_rate 2e-5 (instead of 5e-5)
-From round 3 on, a round's candidates are train.py flags in its --lso_config (configs/leave_source_out_round3.yaml).
+From round 3 on, a round's candidates are train.py flags in its --lso_config (configs/leave_source_out_round3.yaml),
+and the winner's final runs name that file too:
+    python selection/source_study.py --lso_config configs/leave_source_out_round3.yaml --runs nine-t2 \
+        --seeds 42,43,44 --out outputs/final3 --record results/final3
 The selection rule (fixed beforehand): the mean validation macro-F1 over TweetEval and the five sources
 (``validation_mean_macro_f1`` of each run's panel.json); test splits and HateCheck are only reported.
 A run whose panel.json exists is not run again, so an interrupted study resumes where it stopped.
@@ -90,23 +93,25 @@ def run_study(argv: list[str] | None) -> int:
     parser.add_argument("--leave_source_out", action="store_true", help="Fold runs of each candidate (rule 5).")
     parser.add_argument("--record", default="results/leave-source-out", help="Where run summaries are kept.")
     parser.add_argument("--rank", metavar="RECORDS", help="Print the rule-5 ranking of these records and stop.")
-    parser.add_argument("--lso_config", type=Path, default=LSO_CONFIG, help="The round of rule 5: folds, seeds, "
-                        "candidates and tie margin, fixed before its runs.")  # fmt: skip
+    parser.add_argument("--lso_config", type=Path, help="The round of rule 5: folds, seeds, candidates and tie "
+                        f"margin, fixed before its runs (default {LSO_CONFIG.relative_to(REPO_ROOT)}). Without "
+                        "--leave_source_out, its candidates may be named in --runs (final runs).")  # fmt: skip
     parser.add_argument("--final", nargs="+", metavar="RECORDS", help="Print the goals table of these record "
                         "folders (final runs and only-<source> baselines) and stop.")  # fmt: skip
     parser.add_argument("--publish", type=Path, metavar="CONFIG", help="With --rank: write the chosen candidate's "
                         "configuration to CONFIG (configs/train_full.yaml), once the round is complete.")  # fmt: skip
     parser.add_argument("train_args", nargs="*", help="More train.py flags for every run (after --).")
     args = parser.parse_args(argv)
+    round_config = args.lso_config or LSO_CONFIG
     if args.rank:
-        fixed = fixed_rule(args.lso_config)
+        fixed = fixed_rule(round_config)
         rows = load_records(Path(args.rank))
         print(rank_table(rows, fixed))
         if args.publish:
             chosen = choose(rule5(rows, fixed), fixed["candidates"], fixed["tie_margin"])
             if chosen is None:
                 raise StudyError(f"{args.rank}: the round is not complete; nothing to publish")
-            args.publish.write_text(published_config(fixed, chosen, args.lso_config))
+            args.publish.write_text(published_config(fixed, chosen, round_config))
             print(f"Wrote {args.publish} from {chosen}")
         return 0
     if args.final:
@@ -117,7 +122,8 @@ def run_study(argv: list[str] | None) -> int:
                    else sorted(p.parent for p in root.glob("*/panel.json")))]  # fmt: skip
         print(summary_table([summarize(folder) for folder in folders]))
         return
-    fixed = fixed_rule(args.lso_config) if args.leave_source_out else {}
+    # A round's candidates are runnable by name in its fold runs and, named with --lso_config, in final runs.
+    fixed = fixed_rule(round_config) if args.leave_source_out or args.lso_config else {}
     configurations = CONFIGURATIONS | fixed.get("flags", {})
     unknown = set(args.runs.split(",")) - set(configurations)
     if unknown:

@@ -134,7 +134,27 @@ def test_the_published_configuration_is_what_the_harness_writes_for_the_chosen_c
             str(round2), "--publish", str(out)]  # fmt: skip
     assert source_study.main(args) == 0
     assert "**eight-t2**" in capsys.readouterr().out
-    assert yaml.safe_load(out.read_text()) == yaml.safe_load((REPO_ROOT / "configs" / "train_full.yaml").read_text())
+    # Round 2's choice, eight-t2, has the same flags in round 3: the configuration round 3 started from.
+    round3 = REPO_ROOT / "configs" / "leave_source_out_round3.yaml"
+    incumbent = source_study.published_config(source_study.fixed_rule(round3), "eight-t2", round3)
+    assert yaml.safe_load(out.read_text()) == yaml.safe_load(incumbent)
+
+
+def test_a_rounds_candidate_runs_by_name_in_final_runs_only_with_its_round(tmp_path, capsys):
+    """The winner's final runs (seeds 42-44 on every source) name it with --lso_config; a run already recorded
+    is read back, not trained again."""
+    (tmp_path / "records").mkdir()
+    finished = json.loads((REPO_ROOT / "results" / "final" / "eight-t2-seed42.json").read_text())
+    (tmp_path / "records" / "nine-t2-seed42.json").write_text(json.dumps(finished | {"run": "nine-t2-seed42"}))
+    records = str(tmp_path / "records")
+    common = ["--runs", "nine-t2", "--seeds", "42", "--out", str(tmp_path / "out"), "--record", records]
+    with pytest.raises(SystemExit):  # not a configuration of the harness itself
+        source_study.main(common)
+    assert "unknown configuration(s) ['nine-t2']" in capsys.readouterr().err
+    round3 = REPO_ROOT / "configs" / "leave_source_out_round3.yaml"
+    source_study.main([*common, "--lso_config", str(round3)])
+    table = capsys.readouterr().out
+    assert f"| nine-t2-seed42 | {finished['rule_all_sources']:.4f} |" in table and "| nine-t2 | 42 |" in table
 
 
 def bad_records(folder: Path, name: str) -> Path:
