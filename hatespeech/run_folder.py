@@ -10,6 +10,8 @@
         plots/identity_false_positives.png   per-identity false-positive rate (with the panel)
         search/                  trials.csv, best_trial.json, history.png (after --search)
         panel.json               the evaluation panel: sources' splits, HateCheck (hatespeech.evaluation.panel)
+        panel_compared.json      the panel of the configuration this one replaced (hatespeech.evaluation.comparison)
+        plots/hatecheck_compared.png   HateCheck per functionality, that configuration beside this one
         reference.json           validation statistics the server's drift metrics compare with (hatespeech.monitoring)
         onnx/                    the exported graphs and their parity report (hatespeech.inference.export)
         README.md                the model card
@@ -35,6 +37,9 @@ PLOTS = "plots"
 SEARCH = "search"
 PLOT_KINDS = ("confusion_matrix", "precision_recall", "reliability")
 IDENTITY_PLOT = f"{PLOTS}/identity_false_positives.png"  # written with the panel (hatespeech.evaluation.panel)
+# The replaced configuration's panel and the plot of both (hatespeech.evaluation.comparison).
+COMPARED = "panel_compared.json"
+COMPARED_PLOT = f"{PLOTS}/hatecheck_compared.png"
 ONNX_DIR = "onnx"
 PARITY = f"{ONNX_DIR}/parity.json"
 # Splits whose plots a card or the demo shows, in order of preference.
@@ -43,8 +48,8 @@ SHOWN_SPLITS = ("test", "validation")
 
 # Everything a run writes (the model files are the Trainer's; optuna.db is the default study storage, so a
 # replaced run starts a new study): what --overwrite_output_dir removes first.
-OWNED = (CONFIG, TRAIN_RESULTS, RESULTS, CARD, PANEL, REFERENCE, "predictions_*.txt", PLOTS, SEARCH, "checkpoint-*",
-         "runs", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+OWNED = (CONFIG, TRAIN_RESULTS, RESULTS, CARD, PANEL, COMPARED, REFERENCE, "predictions_*.txt", PLOTS, SEARCH,
+         "checkpoint-*", "runs", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
          "special_tokens_map.json", "vocab.txt", "training_args.bin", "trainer_state.json", "*_results.json",
          "optuna.db", ONNX_DIR)  # fmt: skip
 
@@ -145,6 +150,7 @@ class RunFolder:
 
     def write_panel(self, panel: dict) -> None:
         self._write(PANEL, json.dumps(panel, indent=2) + "\n")
+        (self.path / COMPARED_PLOT).unlink(missing_ok=True)  # drawn from the panel it replaces; the table stays true
 
     def search_file(self, name: str) -> Path:
         folder = self.path / SEARCH
@@ -163,6 +169,9 @@ class RunFolder:
 
     def panel(self) -> dict | None:
         return self._read(PANEL, json.loads)
+
+    def compared(self) -> dict | None:
+        return self._read(COMPARED, json.loads)
 
     def search_summary(self) -> dict | None:
         return self._read(f"{SEARCH}/best_trial.json", json.loads)

@@ -8,10 +8,10 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from hatespeech.evaluation.panel_result import PanelResult
-from hatespeech.evaluation.panel_view import MIN_IDENTITY_CASES, panel_markdown, worst_identity
+from hatespeech.evaluation.panel_view import MIN_IDENTITY_CASES, comparison_markdown, panel_markdown, worst_identity
 from hatespeech.evaluation.report import leaderboard_table
 from hatespeech.modeling import EMBEDDED_MODEL
-from hatespeech.run_folder import CARD, IDENTITY_PLOT, PARITY, SEARCH, SHOWN_SPLITS, RunFolder
+from hatespeech.run_folder import CARD, COMPARED_PLOT, IDENTITY_PLOT, PARITY, SEARCH, SHOWN_SPLITS, RunFolder
 
 # Package data (hub_card.md at the top of the checkout links here), so an installed package renders it.
 TEMPLATE = Path(__file__).parents[1] / "templates" / "hub_card.md"
@@ -79,6 +79,8 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
         "dropped_copies": train.get("dropped_copies"),
         "feedback": train.get("feedback"),  # the template names a Hub dataset, never a local folder
         "panel": panel_markdown(panel) if panel else "",
+        "comparison": comparison_markdown(run.compared(), panel) if panel and run.compared() else "",
+        "comparison_plot": COMPARED_PLOT if run.file(COMPARED_PLOT).is_file() else None,
         "flagged_identity": worst_identity(panel) if panel else None,
         "min_identity_cases": MIN_IDENTITY_CASES,
         "onnx": _onnx_parity(run),

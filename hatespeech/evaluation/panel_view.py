@@ -105,3 +105,17 @@ def identity_comparison(panels: dict[str, PanelResult]) -> str:
             "-" if row is None or row.false_positive_rate is None else f"{row.false_positive_rate:.3f}" for row in cells
         ) + " |")  # fmt: skip
     return "\n".join(lines)
+
+
+def comparison_markdown(compared: dict, current: PanelResult) -> str:
+    """A run's ``panel_compared.json`` (the replaced configuration's panel and both names) beside the run's own
+    panel: HateCheck per functionality, then the identity false-positive rates."""
+    previous_name, current_name = compared["names"]
+    panels = {previous_name: PanelResult.from_dict(compared["panel"]), current_name: current}
+    if any(panel.hatecheck is None for panel in panels.values()):
+        raise ValueError("a compared panel has no HateCheck")
+    return "\n".join([
+        f"HateCheck accuracy per functionality, `{_cell(previous_name)}` (the configuration this model replaced) "
+        f"beside `{_cell(current_name)}` (this model):", "", functionality_table(panels), "",
+        "False-positive rate per target identity (non-hateful cases called hate):", "", identity_comparison(panels),
+    ])  # fmt: skip

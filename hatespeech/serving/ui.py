@@ -17,10 +17,19 @@ from gradio.utils import get_upload_folder
 
 from hatespeech import HATE, LABEL_NAMES
 from hatespeech.evaluation.panel_result import PanelResult
-from hatespeech.evaluation.panel_view import panel_markdown
+from hatespeech.evaluation.panel_view import comparison_markdown, panel_markdown
 from hatespeech.inference.prediction_files import spreadsheet_safe
 from hatespeech.monitoring import LENGTH_EDGES, PROBABILITY_EDGES, drift
-from hatespeech.run_folder import IDENTITY_PLOT, PANEL, RESULTS, SHOWN_SPLITS, plot_names, run_file
+from hatespeech.run_folder import (
+    COMPARED,
+    COMPARED_PLOT,
+    IDENTITY_PLOT,
+    PANEL,
+    RESULTS,
+    SHOWN_SPLITS,
+    plot_names,
+    run_file,
+)
 from hatespeech.serving.feedback_store import FeedbackRefused
 from hatespeech.serving.service import ModelService, public_model_name
 from hatespeech.tweets import FILE_SUFFIXES, MAX_FILE_BYTES, MAX_TWEET_CHARS, TweetError, check_tweet, read_upload
@@ -87,7 +96,20 @@ def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
                 panel_markdown(PanelResult.from_dict(json.loads(panel_path.read_text()))),
             ],
         )
-    identity = [str(p) for p in [fetch(IDENTITY_PLOT)] if p]
+        compared_path = fetch(COMPARED)
+        if compared_path:  # the configuration this model replaced, measured alike
+            lines += _readable(
+                COMPARED,
+                lambda: [
+                    "",
+                    "**Against the configuration it replaced**",
+                    "",
+                    comparison_markdown(
+                        json.loads(compared_path.read_text()), PanelResult.from_dict(json.loads(panel_path.read_text()))
+                    ),
+                ],
+            )
+    identity = [str(p) for p in [fetch(IDENTITY_PLOT), fetch(COMPARED_PLOT)] if p]
     for split in SHOWN_SPLITS:
         plots = [str(p) for name in plot_names(split).values() if (p := fetch(name))]
         if plots:

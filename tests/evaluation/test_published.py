@@ -1,9 +1,11 @@
 """Exactly one published run, named alike by results/README.md and README.md, trained with configs/train_full.yaml
 (finding 13: results/README.md still called a replaced configuration the published one)."""
 
+import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +26,6 @@ def test_one_published_run_named_alike_and_trained_with_the_published_configurat
 
 
 def test_every_published_panel_reads_back_as_the_typed_result_and_writes_the_same_json():
-    import json
 
     from hatespeech.evaluation.panel_result import PanelResult
 
@@ -48,3 +49,35 @@ def test_two_published_panels_compare_side_by_side(tmp_path, capsys):
     assert "| `spell_space_add_h` | 0.035 | 0.145 | +0.110 |" in out  # weakest of the first model first
     assert "| hatecheck | disabled people | - | 0.613 |" in out and (tmp_path / "f.png").stat().st_size > 10_000
     assert compare.main([panels[0], str(tmp_path / "missing.json")]) == 2
+
+
+def test_a_comparison_kept_in_the_run_folder_shows_in_its_card_and_its_model_tab(tmp_path, capsys):
+    """--into keeps the replaced configuration's panel beside the run's own: the card and the demo show both, and a
+    new panel removes the plot that was drawn from the old one."""
+    import importlib.util
+    import shutil
+
+    from hatespeech.evaluation.card import render_card
+    from hatespeech.run_folder import COMPARED, COMPARED_PLOT, RunFolder
+    from hatespeech.serving.ui import model_report
+
+    spec = importlib.util.spec_from_file_location("compare_panels", REPO_ROOT / "scripts" / "compare_panels.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    run = tmp_path / "run"
+    shutil.copytree(REPO_ROOT / "results" / "eight-t2-seed42", run)
+    previous = str(REPO_ROOT / "results" / "full-seed42" / "panel.json")
+    # The second panel must be the folder's own.
+    with pytest.raises(SystemExit):
+        compare.main([previous, previous, "--into", str(run)])
+    assert compare.main([previous, str(run / "panel.json"), "--names", "full,eight-t2", "--into", str(run)]) == 0
+    assert (run / COMPARED).is_file() and (run / COMPARED_PLOT).stat().st_size > 10_000
+    row = "| `spell_space_add_h` | 0.035 | 0.145 | +0.110 |"
+    card = str(render_card(RunFolder(run)))
+    assert "### Against the configuration it replaced" in card and row in card and f"]({COMPARED_PLOT})" in card
+    markdown, plots = model_report(str(run), None)
+    assert "**Against the configuration it replaced**" in markdown and row in markdown
+    assert "| hatecheck | disabled people | - | 0.613 |" in markdown
+    assert Path(plots[-1]).name == "hatecheck_compared.png"
+    RunFolder(run).write_panel(json.loads((run / "panel.json").read_text()))
+    assert not (run / COMPARED_PLOT).exists() and row in str(render_card(RunFolder(run)))
