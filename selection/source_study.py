@@ -45,7 +45,7 @@ from pathlib import Path
 import yaml
 
 from hatespeech.evaluation.panel_result import PanelResult
-from hatespeech.evaluation.panel_view import worst_identity
+from hatespeech.evaluation.panel_view import MIN_IDENTITY_CASES, worst_identity
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CAPPED = ["davidson:6000", "hatexplain:6000", "stormfront:3000", "mlma", "ethos"]
@@ -205,8 +205,21 @@ def summarize(folder: Path) -> dict:
         if hatecheck else None,
         "test_by_source": {name: round(s.macro_f1, 4) for name, s in panel.test.items()},
         "worst_identity": [f"{worst.source}:{worst.identity}", round(worst.false_positive_rate, 3)] if worst else None,
+        # Round 3's goals: HateCheck's own identities and its spelling-variant functionalities.
+        "hatecheck_worst_identity": _hatecheck_worst_identity(panel),
+        "hatecheck_spelling": {name: round(value, 3) for name, value in sorted(hatecheck.functionalities.items())
+                               if name.startswith("spell_")} if hatecheck else None,
         "train_rows": train["data_sizes"], "wall_time_s": train["wall_time_s"], "hardware": train["hardware"],
     }  # fmt: skip
+
+
+def _hatecheck_worst_identity(panel: PanelResult) -> list | None:
+    """HateCheck's identity with the highest false-positive rate on its non-hateful cases, and that rate."""
+    rows = [
+        row for row in panel.identities or [] if row.source == "hatecheck" and row.n_non_hateful >= MIN_IDENTITY_CASES
+    ]
+    worst = max(rows, key=lambda row: row.false_positive_rate, default=None)
+    return [worst.identity, round(worst.false_positive_rate, 3)] if worst else None
 
 
 def trained_sources(flags: list[str]) -> set[str]:
@@ -241,8 +254,9 @@ def final_table(rows: list[dict]) -> str:
                  for (name, _), group in groups.items() if name.startswith("only-")}  # fmt: skip
     lines = ["| configuration | machine | seeds | rule 4 (all val) | TweetEval val / test | pred. hate (test) | "
              "HateCheck o / h / nh | disguised − clean val | worst identity FPR (any seed) | "
+             "worst HateCheck identity FPR (any seed) | weakest spelling variant (any seed) | "
              "below its baseline (test) |",
-             "|---" * 10 + "|"]  # fmt: skip
+             "|---" * 12 + "|"]  # fmt: skip
     for (name, machine), group in groups.items():
         if name.startswith("only-"):
             continue
@@ -259,12 +273,18 @@ def final_table(rows: list[dict]) -> str:
         below = [f"{source} ({tested[source]:.3f} < {floor:.3f})" for source, floor in sorted(baselines.items())
                  if source in tested and tested[source] < floor]  # fmt: skip
         worst = max((r["worst_identity"] for r in group if r.get("worst_identity")), key=lambda w: w[1], default=None)
+        worst_hatecheck = max((r["hatecheck_worst_identity"] for r in group if r.get("hatecheck_worst_identity")),
+                              key=lambda w: w[1], default=None)  # fmt: skip
+        spelling = min(((name, value) for r in group for name, value in (r.get("hatecheck_spelling") or {}).items()),
+                       key=lambda item: item[1], default=None)  # fmt: skip
         lines.append(
             f"| {name} | {machine} | {','.join(str(r['seed']) for r in group)} | {mean('rule_all_sources'):.4f} | "
             f"{mean('tweeteval_validation'):.4f} / {mean('tweeteval_test'):.4f} | {mean('pred_hate_rate_test'):.3f} | "
             f"{mean('hatecheck', 0):.3f} / {mean('hatecheck', 1):.3f} / {mean('hatecheck', 2):.3f} | "
             f"{_signed(mean('validation_perturbed_mean') - mean('rule_all_sources'))} | "
-            f"{f'{worst[0]} {worst[1]:.2f}' if worst else '-'} | {', '.join(below) or 'none'} |"
+            f"{f'{worst[0]} {worst[1]:.2f}' if worst else '-'} | "
+            f"{f'{worst_hatecheck[0]} {worst_hatecheck[1]:.2f}' if worst_hatecheck else '-'} | "
+            f"{f'{spelling[0]} {spelling[1]:.2f}' if spelling else '-'} | {', '.join(below) or 'none'} |"
         )
     return "\n".join(lines)
 

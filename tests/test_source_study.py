@@ -68,7 +68,11 @@ def test_the_goals_table_compares_each_source_with_its_own_baseline():
                 "test_by_source": test_by_source, "hardware": hardware}  # fmt: skip
 
     rows = [run("only-ethos", 42, {"ethos": 0.80}, "GPU"), run("only-mlma", 42, {"mlma": 0.50}),
-            run("mix", 42, {"ethos": 0.78, "mlma": 0.52}), run("mix", 43, {"ethos": 0.80, "mlma": 0.50}),
+            run("mix", 42, {"ethos": 0.78, "mlma": 0.52}) | {"hatecheck_worst_identity": ["Muslims", 0.31],
+                                                              "hatecheck_spelling": {"spell_leet_h": 0.7}},
+            run("mix", 43, {"ethos": 0.80, "mlma": 0.50}) | {"hatecheck_worst_identity": ["women", 0.2],
+                                                              "hatecheck_spelling": {"spell_leet_h": 0.55,
+                                                                                     "spell_char_del_h": 0.9}},
             run("mix", 42, {"ethos": 0.90, "mlma": 0.40}, "GPU"), run("old", 42, {"ethos": 0.90})]  # fmt: skip
     lines = source_study.final_table(rows).splitlines()
     mix, mix_gpu, old = (
@@ -78,11 +82,12 @@ def test_the_goals_table_compares_each_source_with_its_own_baseline():
     )
     # mix: ethos 0.79 < 0.80 is below its baseline, mlma 0.51 is not; "old" never scored mlma: not compared.
     assert "| 42,43 |" in mix and "ethos (0.790 < 0.800)" in mix and "mlma" not in mix
-    assert mix.endswith("| -0.0400 | hatecheck:women 0.40 | ethos (0.790 < 0.800) |")
+    # The goals' worst cases over the seeds: HateCheck's worst identity and weakest spelling variant in any seed.
+    assert mix.endswith("| -0.0400 | hatecheck:women 0.40 | Muslims 0.31 | spell_leet_h 0.55 | ethos (0.790 < 0.800) |")
     # The same configuration and seed on another machine is its own row, never averaged in; baselines are
     # shared whatever machine ran them.
     assert "| 42 |" in mix_gpu and mix_gpu.endswith("| mlma (0.400 < 0.500) |")
-    assert old.endswith("| none |") and not any(line.startswith("| only-") for line in lines)
+    assert old.endswith("| - | - | none |") and not any(line.startswith("| only-") for line in lines)
 
 
 def test_a_round_with_several_seeds_averages_each_source_over_them_and_waits_for_every_run(tmp_path):
@@ -214,3 +219,10 @@ def test_round_three_is_printed_from_its_committed_records_and_the_published_con
         assert table.endswith("Nothing chosen yet: a candidate has folds to run.")
     written = source_study.published_config(fixed, chosen or "eight-t2", round3)
     assert yaml.safe_load(written) == yaml.safe_load((REPO_ROOT / "configs" / "train_full.yaml").read_text())
+
+
+def test_a_run_summary_holds_the_rounds_goals_read_from_the_published_runs_panel():
+    row = source_study.summarize(REPO_ROOT / "results" / "eight-t2-seed42")
+    assert row["hatecheck_worst_identity"] == ["disabled people", 0.613]  # HateCheck's own, not HatemojiBuild's
+    assert row["hatecheck_spelling"]["spell_space_add_h"] == 0.145 and len(row["hatecheck_spelling"]) == 5
+    assert row["run"] == "eight-t2-seed42" and row["tweeteval_test"] == pytest.approx(0.5722, abs=1e-4)
