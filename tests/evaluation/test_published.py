@@ -25,6 +25,23 @@ def test_one_published_run_named_alike_and_trained_with_the_published_configurat
     }
 
 
+TWEETEVAL = REPO_ROOT.parent / "shared" / "tweeteval" / "hate"
+PUBLISHED_PREDICTIONS = sorted((REPO_ROOT / "results").glob("*/predictions_*.txt"))
+
+
+@pytest.mark.skipif(not TWEETEVAL.is_dir(), reason="needs TweetEval's label files in ../shared/tweeteval/hate")
+@pytest.mark.parametrize("path", PUBLISHED_PREDICTIONS, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_every_published_predictions_file_rescores_to_its_reported_macro_f1_against_tweeteval_labels(path):
+    """From the outside: TweetEval's own label file and its metric written by hand, not the project's code."""
+    from conftest import tweeteval_macro_f1
+
+    split = path.stem.removeprefix("predictions_")
+    gold = [int(line) for line in (TWEETEVAL / f"{'val' if split == 'validation' else split}_labels.txt").open()]
+    predicted = [int(line) for line in path.open()]
+    reported = json.loads((path.parent / "eval_results.json").read_text())[split]["macro_f1"]
+    assert tweeteval_macro_f1(gold, predicted) == pytest.approx(reported, abs=1e-9)
+
+
 def test_every_published_panel_reads_back_as_the_typed_result_and_writes_the_same_json():
 
     from hatespeech.evaluation.panel_result import PanelResult
