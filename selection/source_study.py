@@ -448,9 +448,14 @@ def rank_table(rows: list[dict], fixed: dict | None = None) -> str:
         lines.append(f"| {name} | {folds} | {entry['rule5']:.4f} | {entry['rule5_perturbed']:.4f} | "
                      f"{statistics.median(entry['wall_time_s']):.0f} | {'; '.join(sorted(entry['hardware']))} | "
                      f"`--leave_source_out --runs {name}{fixed['option']}` |")  # fmt: skip
-    lines += ["", "| candidate | " + " | ".join(sources) + " |", "|---" * (len(sources) + 1) + "|"]
-    for name, entry in ranked:
-        lines.append(f"| {name} | " + " | ".join(f"{entry['clean'].get(s, float('nan')):.4f}" for s in sources) + " |")
+    for kind, title in (
+        ("clean", "Held-out validation macro-F1 per source:"),
+        ("perturbed", "The same, disguised (typos, look-alike characters, split or merged words):"),
+    ):
+        lines += ["", title, "", "| candidate | " + " | ".join(sources) + " |", "|---" * (len(sources) + 1) + "|"]
+        for name, entry in ranked:
+            lines.append(f"| {name} | " + " | ".join(f"{entry[kind].get(s, float('nan')):.4f}" for s in sources)
+                         + " |")  # fmt: skip
     chosen = choose(scores, fixed["candidates"], fixed["tie_margin"])
     verdict = (f"Chosen by rule 5 (tie margin {fixed['tie_margin']}, tie-break: held-out disguised validation): "
                f"**{chosen}**"
