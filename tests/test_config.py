@@ -56,4 +56,24 @@ def test_every_shipped_training_config_parses(name, tmp_path):
     )[:4]
     assert training_args.load_best_model_at_end and data_args.max_seq_length == 128
     if name in ("train_full.yaml", "train_quick.yaml"):  # rule 5's choice (and its quick form): temperature 2
-        assert len(data_args.sources) == 7 and data_args.source_temperature == 2
+        assert len(data_args.sources) >= 7 and data_args.source_temperature == 2
+
+
+def test_the_quick_start_is_the_published_configuration_with_its_sources_capped_harder():
+    """make train runs configs/train_quick.yaml: the same sources and options as rule 5's choice, each source's
+    cap at most the published one, so that it finishes within 15 minutes on 2 CPU cores."""
+    import yaml
+
+    full, quick = (
+        yaml.safe_load((REPO_ROOT / "configs" / name).read_text()) for name in ("train_full.yaml", "train_quick.yaml")
+    )
+
+    def caps(config: dict) -> dict[str, float]:
+        return {spec.split(":")[0]: float(spec.split(":")[1]) if ":" in spec else float("inf")
+                for spec in config["sources"]}  # fmt: skip
+
+    assert caps(quick).keys() == caps(full).keys()
+    assert all(caps(quick)[name] <= cap for name, cap in caps(full).items())
+    assert any(caps(quick)[name] < cap for name, cap in caps(full).items())  # capped harder somewhere
+    differing = {key for key in full.keys() | quick.keys() if full.get(key) != quick.get(key)}
+    assert differing == {"sources", "output_dir"}
