@@ -389,8 +389,8 @@ def published_config(fixed: dict, chosen: str, round_config: Path) -> str:
     config["output_dir"] = "outputs/model-full"
     header = (
         f"# The published configuration, written by selection/source_study.py --rank --publish: candidate\n"
-        f"# {chosen!r}, chosen by rule 5 in {round_config} (leave-source-out selection, fixed before its\n"
-        f"# runs; docs/results/history.md has the table). Test splits and HateCheck chose nothing.\n"
+        f"# {chosen!r}, chosen by rule 5 in {Path(round_config).name} (leave-source-out selection, fixed\n"
+        f"# before its runs; docs/results/history.md has the table). Test splits and HateCheck chose nothing.\n"
         "#   make train-full   (python train.py --config configs/train_full.yaml --data_dir <TweetEval>)\n"
     )
     return header + yaml.safe_dump(config, sort_keys=False, width=120)
