@@ -1,7 +1,8 @@
 # make train: install and fine-tune the embedded MiniLM (offline), the quick start: configs/train_quick.yaml
 #             (the published configuration with its large sources capped harder), or configs/train.yaml
 #             (TweetEval alone) without the sources. make train-full: the published configuration, chosen by
-#             rule 5 (TweetEval hate + seven public sources, the large ones capped, temperature 2).
+#             rule 5 (TweetEval hate + eight public sources with DynaHate, the large ones capped, temperature 2,
+#             disguised spellings undone before the model reads them).
 # make test:  install with test tools and run the test suite (the command CI runs).
 VENV ?= .venv
 PYTHON ?= python3

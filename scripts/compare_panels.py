@@ -2,7 +2,7 @@
 (the functionalities of both, weakest of the first model first). For the incumbent against a new configuration:
 
     python scripts/compare_panels.py results/eight-t2-seed42/panel.json outputs/model-full/panel.json \\
-        --names eight-t2,nine-t2 --plot docs/results/functionalities.png [--into outputs/model-full]
+        --names eight-t2,nine-t2-deobf --plot docs/results/functionalities.png [--into outputs/model-full]
 
 ``--into RUN_FOLDER`` keeps the first panel in that run folder (the second panel's), so that its card and the
 demo's Model tab show both (:mod:`hatespeech.evaluation.comparison`).

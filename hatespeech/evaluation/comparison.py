@@ -3,7 +3,7 @@ false-positive rates, kept in the run folder (``panel_compared.json`` and one pl
 Model tab show the difference wherever the model goes.
 
     python scripts/compare_panels.py results/eight-t2-seed42/panel.json outputs/model-full/panel.json \\
-        --names eight-t2,nine-t2 --into outputs/model-full
+        --names eight-t2,nine-t2-deobf --into outputs/model-full
 """
 
 import json
