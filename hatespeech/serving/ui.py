@@ -109,12 +109,12 @@ def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
                     ),
                 ],
             )
-    identity = [str(p) for p in [fetch(IDENTITY_PLOT), fetch(COMPARED_PLOT)] if p]
+    panel_plots = [str(p) for p in [fetch(IDENTITY_PLOT), fetch(COMPARED_PLOT)] if p]
     for split in SHOWN_SPLITS:
         plots = [str(p) for name in plot_names(split).values() if (p := fetch(name))]
         if plots:
-            return "\n".join(lines), plots + identity
-    return "\n".join(lines), identity
+            return "\n".join(lines), plots + panel_plots
+    return "\n".join(lines), panel_plots
 
 
 def _results_table(results: dict) -> list[str]:
