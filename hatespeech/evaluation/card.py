@@ -53,6 +53,7 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
     test_f1 = scores.get("test", {}).get("macro_f1")
     wall = train.get("wall_time_s")
     panel = PanelResult.from_dict(run.panel()) if run.panel() else None
+    compared = run.compared() if panel else None  # the replaced configuration's panel, read once
     return {
         "model_name": repo_id.split("/")[-1] if repo_id != PLACEHOLDER_REPO else "Tweet hate-speech classifier",
         "repo_id": repo_id,
@@ -79,7 +80,7 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
         "dropped_copies": train.get("dropped_copies"),
         "feedback": train.get("feedback"),  # the template names a Hub dataset, never a local folder
         "panel": panel_markdown(panel) if panel else "",
-        "comparison": comparison_markdown(run.compared(), panel) if panel and run.compared() else "",
+        "comparison": comparison_markdown(compared, panel) if compared else "",
         "comparison_plot": COMPARED_PLOT if run.file(COMPARED_PLOT).is_file() else None,
         "flagged_identity": worst_identity(panel) if panel else None,
         "min_identity_cases": MIN_IDENTITY_CASES,

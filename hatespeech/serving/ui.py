@@ -86,17 +86,16 @@ def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
     else:
         lines.append("\nNo evaluation results were published with this model.")
     panel_path = fetch(PANEL)
+    panel = None
     if panel_path:
-        lines += _readable(
-            PANEL,
-            lambda: [
-                "",
-                "**Evaluation panel**",
-                "",
-                panel_markdown(PanelResult.from_dict(json.loads(panel_path.read_text()))),
-            ],
-        )
-        compared_path = fetch(COMPARED)
+
+        def read_panel() -> list[str]:
+            nonlocal panel
+            panel = PanelResult.from_dict(json.loads(panel_path.read_text()))  # parsed once, shown twice
+            return ["", "**Evaluation panel**", "", panel_markdown(panel)]
+
+        lines += _readable(PANEL, read_panel)
+        compared_path = fetch(COMPARED) if panel else None
         if compared_path:  # the configuration this model replaced, measured alike
             lines += _readable(
                 COMPARED,
@@ -104,9 +103,7 @@ def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
                     "",
                     "**Against the configuration it replaced**",
                     "",
-                    comparison_markdown(
-                        json.loads(compared_path.read_text()), PanelResult.from_dict(json.loads(panel_path.read_text()))
-                    ),
+                    comparison_markdown(json.loads(compared_path.read_text()), panel),
                 ],
             )
     panel_plots = [str(p) for p in [fetch(IDENTITY_PLOT), fetch(COMPARED_PLOT)] if p]
