@@ -18,7 +18,7 @@ import torch
 import transformers
 from datasets import Dataset, DatasetDict
 from torch.utils.data import SequentialSampler
-from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, EvalPrediction, Trainer
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, IntervalStrategy, has_length
 
@@ -106,18 +106,57 @@ def tokenize(splits: DatasetDict, tokenizer, max_length: int) -> DatasetDict:
 
 
 class InputOrderTrainer(Trainer):
-    """A Trainer whose evaluation and predictions follow the input order.
+    """A Trainer that evaluates in length order and hands back every prediction in input order.
 
-    With ``train_sampling_strategy: group_by_length`` transformers also length-groups the evaluation
-    sampler, so ``predict()`` returns rows in another order than the dataset: the scores stay right
-    (labels move with them) but a predictions file re-scored against the gold file does not.
+    In input order a batch of 128 texts is padded to its longest: 3.3x the real tokens on the quick start's
+    validation rows (1.28M vs 0.39M). Sorted by length, batches pad little, so evaluation runs from shortest to
+    longest and the rows are put back before the metrics see them (per-source metrics read each row's source in
+    input order) and before ``predict()`` returns them (a predictions file must re-score against the gold
+    file). transformers' own ``group_by_length`` evaluation sampler shuffles and keeps its order. Under DDP,
+    accelerate shards in input order and ``gather_for_metrics`` restores it.
     """
+
+    def _sorts_evaluation(self) -> bool:
+        return self.args.world_size <= 1 and not self.args.batch_eval_metrics
 
     def _get_eval_sampler(self, eval_dataset):
         if eval_dataset is None or not has_length(eval_dataset):
             return None
-        # Under DDP, None lets accelerate shard in order; gather_for_metrics restores the order.
-        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+        if not self._sorts_evaluation():
+            return None if self.args.world_size > 1 else SequentialSampler(eval_dataset)
+        return length_order(eval_dataset).tolist()
+
+    def evaluation_loop(self, dataloader, *args, **kwargs):
+        if not self._sorts_evaluation() or not has_length(dataloader.dataset):
+            return super().evaluation_loop(dataloader, *args, **kwargs)
+        restore = np.argsort(length_order(dataloader.dataset))  # where each input row sits in length order
+        hook = self.compute_metrics
+        if hook is not None:
+            self.compute_metrics = lambda seen: hook(
+                EvalPrediction(*(_rows(part, restore) for part in (seen.predictions, seen.label_ids)),
+                               inputs=_rows(seen.inputs, restore), losses=_rows(seen.losses, restore))
+            )  # fmt: skip
+        try:
+            output = super().evaluation_loop(dataloader, *args, **kwargs)
+        finally:
+            self.compute_metrics = hook
+        return output._replace(
+            predictions=_rows(output.predictions, restore), label_ids=_rows(output.label_ids, restore)
+        )
+
+
+def length_order(dataset: Dataset) -> np.ndarray:
+    """Row indices from the shortest input to the longest (stable: rows of one length keep their order)."""
+    return np.argsort([len(ids) for ids in dataset["input_ids"]], kind="stable")
+
+
+def _rows(values, order: np.ndarray):
+    """``values`` (an array, a tuple of arrays or None) with its rows taken in ``order``."""
+    if values is None:
+        return None
+    if isinstance(values, tuple):
+        return tuple(_rows(value, order) for value in values)
+    return values[order]
 
 
 def inference_tokenizer(tokenizer, data_args: DataArguments):

@@ -4,12 +4,15 @@ the reported score, and row i is the model's answer for tweet i."""
 import json
 import random
 
+import numpy as np
 import pytest
 import torch
 from conftest import COMMON_WORDS, HATE_WORDS, NEUTRAL_WORDS, tweeteval_macro_f1
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from datasets import Dataset
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, TrainingArguments
 
 import train
+from hatespeech.training.steps import InputOrderTrainer
 
 
 def write_varied_lengths(folder) -> None:
@@ -61,3 +64,32 @@ def test_row_i_is_the_models_answer_for_tweet_i(grouped_run):
         for text in (data / "test_text.txt").read_text().splitlines():  # one at a time: no padding, no order
             expected.append(int(network(**tokenizer(text, return_tensors="pt")).logits.argmax(-1)))
     assert _lines(model / "predictions_test.txt") == expected
+
+
+def test_evaluation_runs_shortest_first_and_every_caller_sees_input_order(tiny_model_dir, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    network = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir).eval()
+    rng = random.Random(3)
+    texts = [" ".join(rng.choices(HATE_WORDS + NEUTRAL_WORDS, k=n)) for n in (9, 2, 14, 5, 1, 11, 3, 7)]
+    rows = Dataset.from_dict({"text": texts, "label": [0, 1] * 4}).map(
+        lambda batch: tokenizer(batch["text"]), batched=True, remove_columns=["text"]
+    )
+    with torch.inference_mode():  # one text at a time: no padding, no order
+        alone = np.concatenate([network(**tokenizer(text, return_tensors="pt")).logits.numpy() for text in texts])
+    widths, seen = [], []
+    network.register_forward_pre_hook(lambda _, args, kwargs: widths.append(kwargs["input_ids"].shape[1]),
+                                      with_kwargs=True)  # fmt: skip
+    trainer = InputOrderTrainer(
+        model=network,
+        args=TrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=2, use_cpu=True, report_to="none"),
+        eval_dataset=rows,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=lambda prediction: seen.append(prediction) or {},
+    )
+    trainer.evaluate()
+    assert len(widths) == 4 and widths == sorted(widths)  # batches of similar length, shortest first
+    assert np.allclose(seen[0].predictions, alone, atol=1e-5)  # the metrics read row i as text i
+    assert seen[0].label_ids.tolist() == [0, 1] * 4
+    output = trainer.predict(rows)
+    assert np.allclose(output.predictions, alone, atol=1e-5) and output.label_ids.tolist() == [0, 1] * 4
