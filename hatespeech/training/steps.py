@@ -112,7 +112,7 @@ class InputOrderTrainer(Trainer):
     validation rows (1.28M vs 0.39M). Sorted by length, batches pad little, so evaluation runs from shortest to
     longest and the rows are put back before the metrics see them (per-source metrics read each row's source in
     input order) and before ``predict()`` returns them (a predictions file must re-score against the gold
-    file). transformers' own ``group_by_length`` evaluation sampler shuffles and keeps its order. Under DDP,
+    file). transformers' own ``group_by_length`` evaluation sampler shuffles and returns rows shuffled. Under DDP,
     accelerate shards in input order and ``gather_for_metrics`` restores it.
     """
 
