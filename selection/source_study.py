@@ -108,7 +108,7 @@ def run_study(argv: list[str] | None) -> int:
         rows = load_records(Path(args.rank))
         print(rank_table(rows, fixed))
         if args.publish:
-            chosen = choose(rule5(rows, fixed), fixed["candidates"], fixed["tie_margin"])
+            chosen = chosen_candidate(rows, fixed)
             if chosen is None:
                 raise StudyError(f"{args.rank}: the round is not complete; nothing to publish")
             args.publish.write_text(published_config(fixed, chosen, round_config))
@@ -239,7 +239,14 @@ def fold_scores(folder: Path, fold: list[str]) -> dict:
     return {
         "holdout_validation": {source: panel.validation[source].macro_f1 for source in fold},
         "holdout_validation_perturbed": {source: panel.validation_perturbed[source].macro_f1 for source in fold},
-    }
+        # Rule 6 (round 4): how rarely non-hateful rows are called hate, and how much is called hate at all.
+        "holdout_validation_rates": {
+            source: {"non_hateful_accuracy": panel.validation[source].non_hateful_accuracy,
+                     "pred_hate_rate": panel.validation[source].pred_hate_rate,
+                     "true_hate_rate": panel.validation[source].true_hate_rate}
+            for source in fold
+        },
+    }  # fmt: skip
 
 
 def final_table(rows: list[dict]) -> str:
@@ -366,6 +373,9 @@ def fixed_rule(path: Path = LSO_CONFIG) -> dict:
     ):
         raise StudyError(f"--lso_config {path}: a round needs folds, candidates and tie_margin (see "
                          "configs/leave_source_out_round3.yaml)")  # fmt: skip
+    if fixed.get("rule") == 6 and not all(fixed.get(key) for key in ("incumbent", "max_f1_loss", "mention_sources")):
+        raise StudyError(f"--lso_config {path}: rule 6 needs incumbent, max_f1_loss and mention_sources (see "
+                         "configs/leave_source_out_round4.yaml)")  # fmt: skip
     option = "" if path.resolve() == LSO_CONFIG else f" --lso_config {path}"  # the command that reruns a row
     flags = fixed["candidates"] if isinstance(fixed["candidates"], dict) else {}
     return fixed | {"seeds": fixed.get("seeds", [fixed.get("seed")]), "option": option, "flags": flags,
@@ -389,7 +399,8 @@ def published_config(fixed: dict, chosen: str, round_config: Path) -> str:
     config["output_dir"] = "outputs/model-full"
     header = (
         f"# The published configuration, written by selection/source_study.py --rank --publish: candidate\n"
-        f"# {chosen!r}, chosen by rule 5 in {Path(round_config).name} (leave-source-out selection, fixed\n"
+        f"# {chosen!r}, chosen by rule {fixed.get('rule', 5)} in {Path(round_config).name} (leave-source-out "
+        "selection, fixed\n"
         f"# before its runs; docs/results/history.md has the table). Test splits and HateCheck chose nothing.\n"
         "#   make train-full   (python train.py --config configs/train_full.yaml --data_dir <TweetEval>)\n"
     )
@@ -408,16 +419,68 @@ def rule5(rows: list[dict], fixed: dict | None = None) -> dict[str, dict]:
         for kind, scores in (("clean", row["holdout_validation"]), ("perturbed", row["holdout_validation_perturbed"])):
             for source, score in scores.items():
                 entry[kind].setdefault(source, []).append(score)
+        for source, rates in row.get("holdout_validation_rates", {}).items():  # from round 4 on
+            for key, value in rates.items():
+                entry.setdefault(key, {}).setdefault(source, []).append(value)
         entry["runs"].add((row["fold"], row["seed"]))
         entry["wall_time_s"].append(row["wall_time_s"])
         entry["hardware"].add(row["hardware"])
     for entry in out.values():
         entry["complete"] = entry["runs"] == {(fold, seed) for fold in fixed["folds"] for seed in fixed["seeds"]}
-        for kind in ("clean", "perturbed"):
-            entry[kind] = {source: statistics.mean(scores) for source, scores in entry[kind].items()}
+        for kind in ("clean", "perturbed", *RATES):
+            if kind in entry:
+                entry[kind] = {source: _mean_or_none(scores) for source, scores in entry[kind].items()}
         entry["rule5"] = statistics.mean(entry["clean"].values())
         entry["rule5_perturbed"] = statistics.mean(entry["perturbed"].values())
     return out
+
+
+RATES = ("non_hateful_accuracy", "pred_hate_rate", "true_hate_rate")
+
+
+def _mean_or_none(values: list) -> float | None:
+    known = [value for value in values if value is not None]
+    return statistics.mean(known) if known else None
+
+
+def rule6(rows: list[dict], fixed: dict) -> dict[str, dict]:
+    """Rule 5's per-candidate entries with rule 6 added: (a) the held-out validation macro-F1 mean over the sources
+    with both labels, (b) the held-out accuracy on the non-hateful rows of the ``mention_sources``, rule 6 = their
+    mean, its tie-break (the held-out disguised mean over the same sources as (a)), and whether (a) is within
+    ``max_f1_loss`` of the incumbent's (None while the incumbent has folds to run)."""
+    scores = rule5(rows, fixed)
+    for entry in scores.values():
+        true_rates = entry.get("true_hate_rate", {})
+        both = [source for source in entry["clean"] if 0 < (true_rates.get(source) or 0) < 1]
+        mentions = [entry.get("non_hateful_accuracy", {}).get(source) for source in fixed["mention_sources"]]
+        entry["f1"] = statistics.mean(entry["clean"][source] for source in both) if both else float("nan")
+        entry["f1_perturbed"] = statistics.mean(entry["perturbed"][s] for s in both) if both else float("nan")
+        entry["mentions"] = statistics.mean(mentions) if None not in mentions else float("nan")
+        entry["rule6"] = (entry["f1"] + entry["mentions"]) / 2
+        entry["complete"] = entry["complete"] and entry["rule6"] == entry["rule6"]  # NaN: a record lacks a number
+    incumbent = scores.get(fixed["incumbent"])
+    for entry in scores.values():
+        floor = incumbent["f1"] - fixed["max_f1_loss"] if incumbent and incumbent["complete"] else None
+        entry["eligible"] = None if floor is None else entry["f1"] >= floor
+    return scores
+
+
+def choose6(scores: dict[str, dict], fixed: dict) -> str | None:
+    """Rule 6's fixed choice: the best rule 6 among the eligible candidates; every one within the tie margin of it
+    ties, and of those the higher held-out disguised score wins. None while a candidate has folds to run."""
+    if not all(name in scores and scores[name]["complete"] for name in fixed["candidates"]):
+        return None
+    eligible = {name: scores[name] for name in fixed["candidates"] if scores[name]["eligible"]}
+    best = max(entry["rule6"] for entry in eligible.values())
+    tied = [name for name, entry in eligible.items() if best - entry["rule6"] <= fixed["tie_margin"]]
+    return max(tied, key=lambda name: eligible[name]["f1_perturbed"])
+
+
+def chosen_candidate(rows: list[dict], fixed: dict) -> str | None:
+    """The round's choice under its own rule (6 from round 4 on, else 5)."""
+    if fixed.get("rule") == 6:
+        return choose6(rule6(rows, fixed), fixed)
+    return choose(rule5(rows, fixed), fixed["candidates"], fixed["tie_margin"])
 
 
 def choose(scores: dict[str, dict], candidates: list[str], margin: float) -> str | None:
@@ -435,6 +498,8 @@ def rank_table(rows: list[dict], fixed: dict | None = None) -> str:
     """Markdown: candidates by rule 5 (complete ones first), then each source's held-out score, then the
     fixed choice (:func:`choose`)."""
     fixed = fixed or fixed_rule()
+    if fixed.get("rule") == 6:
+        return rank_table6(rows, fixed)
     scores = rule5(rows, fixed)
     ranked = sorted(scores.items(), key=lambda item: (not item[1]["complete"], -item[1]["rule5"]))
     sources = sorted({source for entry in scores.values() for source in entry["clean"]})
@@ -461,6 +526,51 @@ def rank_table(rows: list[dict], fixed: dict | None = None) -> str:
                f"**{chosen}**"
                if chosen else "Nothing chosen yet: a candidate has folds to run.")  # fmt: skip
     return "\n".join(lines) + f"\n\n{verdict}"
+
+
+def rank_table6(rows: list[dict], fixed: dict) -> str:
+    """Markdown: candidates by rule 6 with what it sees ((a), (b), eligibility), held-out accuracy on DynaHate's
+    non-hateful rows and the predicted-hate share on TweetEval validation; each source's held-out numbers; the
+    fixed choice (:func:`choose6`)."""
+    scores = rule6(rows, fixed)
+    ranked = sorted(scores.items(), key=lambda item: (not item[1]["complete"], -item[1]["rule6"]))
+    lines = [f"| candidate | folds | rule 6 | (a) held-out macro-F1 | (b) non-hateful mentions acc. | (a) within "
+             f"{fixed['max_f1_loss']} of {fixed['incumbent']} | held-out disguised | DynaHate non-hateful acc. | "
+             "TweetEval val predicted hate | s per run (median) | machine |", "|---" * 11 + "|"]  # fmt: skip
+    for name, entry in ranked:
+        folds = ",".join(sorted({fold for fold, _ in entry["runs"]})) + ("" if entry["complete"] else " (incomplete)")
+        eligible = {None: "-", True: "yes", False: "**no**"}[entry["eligible"]]
+        lines.append(f"| {name} | {folds} | {entry['rule6']:.4f} | {entry['f1']:.4f} | {entry['mentions']:.4f} | "
+                     f"{eligible} | {entry['f1_perturbed']:.4f} | "
+                     f"{_number(entry.get('non_hateful_accuracy', {}).get('dynahate'))} | "
+                     f"{_number(entry.get('pred_hate_rate', {}).get('tweeteval'), 3)} | "
+                     f"{statistics.median(entry['wall_time_s']):.0f} | {'; '.join(sorted(entry['hardware']))} |")
+    sources = sorted({source for entry in scores.values() for source in entry["clean"]})
+    for kind, title, places in (
+        ("clean", "Held-out validation macro-F1 per source (a one-label source has none):", 4),
+        ("perturbed", "The same, disguised (typos, look-alike characters, split or merged words):", 4),
+        ("non_hateful_accuracy", "Held-out accuracy on each source's non-hateful validation rows:", 4),
+        ("pred_hate_rate", "Held-out predicted hate share on each source's validation split (true share in the "
+                           "last row):", 3),
+    ):  # fmt: skip
+        lines += ["", title, "", "| candidate | " + " | ".join(sources) + " |", "|---" * (len(sources) + 1) + "|"]
+        for name, entry in ranked:
+            one_label = {s for s in sources if (entry.get("true_hate_rate", {}).get(s) or 0) in (0, 1)}
+            values = [None if kind in ("clean", "perturbed") and s in one_label else entry.get(kind, {}).get(s)
+                      for s in sources]  # fmt: skip
+            lines.append(f"| {name} | " + " | ".join(_number(v, places) for v in values) + " |")
+        if kind == "pred_hate_rate" and ranked:
+            truth = ranked[0][1].get("true_hate_rate", {})
+            lines.append("| (true) | " + " | ".join(_number(truth.get(s), 3) for s in sources) + " |")
+    chosen = choose6(scores, fixed)
+    verdict = (f"Chosen by rule 6 (tie margin {fixed['tie_margin']}, tie-break: held-out disguised validation): "
+               f"**{chosen}**" if chosen else "Nothing chosen yet: a candidate has folds to run.")  # fmt: skip
+    command = f"`python selection/source_study.py --leave_source_out --runs <candidate>{fixed['option']}`"
+    return "\n".join(lines) + f"\n\n{verdict}\n\nEach candidate's fold runs: {command}"
+
+
+def _number(value: float | None, places: int = 4) -> str:
+    return "-" if value is None or value != value else f"{value:.{places}f}"
 
 
 def _spread(group: list[dict], key: str, index: int | None = None) -> str:

@@ -102,6 +102,9 @@ def write_sources(root, leak: str) -> None:
     )
     write_hatemoji(root / "hatemoji_build")
     write_dynahate(root / "dynahate")
+    write_redditbias(root / "redditbias")
+    write_intervention(root / "intervention")
+    write_edos(root / "edos")
     (root / "hatecheck").mkdir()
     # 6 hateful and 6 non-hateful cases about women (enough for the identity table), one without a target.
     cases = [("derog_neg_emote_h", f"I hate women {i}.", "hateful") for i in range(6)]
@@ -126,6 +129,58 @@ def write_dynahate(folder) -> None:
         rows += [f"group {i} are vermin,1,{split}", f"group {i} are not vermin,0,{split}"]
     rows.append('"""quoted, and\nbroken"" they said",0,train')
     (folder / "dynahate_v0.2.3.csv").write_text("text,label,split\n" + "".join(f"{row}\n" for row in rows))
+
+
+REDDITBIAS_HEADER = "id,attribute_in_window,comment,phrase,bias_sent,bias_phrase\n"
+
+
+def write_redditbias(folder) -> None:
+    """RedditBias' five files: per group, comments stating a stereotype (1) and not (0), unannotated and
+    free-text rows; the female file without ids (as the authors' is); the jews file in Mac Roman, one comment
+    in it repeated from the muslims file."""
+    folder.mkdir(parents=True)
+    for group in ("race_black", "religion1_jews", "religion2_muslims", "orientation_lgbtq", "gender_female"):
+        rows = [f"c{group}{i},TRUE,{group} comment {i} says {'they are lazy' if i % 2 else 'that is a trope'},x,"
+                f"{i % 2},0" for i in range(20)]  # fmt: skip
+        rows += [f"u{group},TRUE,{group} not annotated,x,,", f"q{group},TRUE,{group} unsure,x,biased?,"]
+        if group == "religion1_jews":
+            rows.append("shared,TRUE,jews and muslims share this comment,x,0,0")
+            rows.append("mac,TRUE,thats a trope they’re using,x,0,0")
+        if group == "religion2_muslims":
+            rows.append("shared,TRUE,Jews and Muslims share this comment,x,0,0")
+        header = REDDITBIAS_HEADER
+        if group == "gender_female":  # no id column, a trailing empty one
+            header, rows = "attribute_in_window,comment,phrase,bias_sent,bias_phrase,\n", [
+                row.split(",", 1)[1] + "," for row in rows]  # fmt: skip
+        encoding = "mac_roman" if group == "religion1_jews" else "utf-8"
+        path = folder / f"reddit_comments_{group}_processed_phrase_annotated.csv"
+        path.write_text(header + "".join(f"{row}\n" for row in rows), encoding=encoding)
+
+
+def write_intervention(folder) -> None:
+    """The intervention replies: threads (numbered comment ids over several lines) with a list of replies or n/a;
+    one reply repeated in other threads with other case and punctuation."""
+    folder.mkdir(parents=True)
+    for name, threads in (("gab", 12), ("reddit", 6)):
+        rows = []
+        for i in range(threads):
+            replies = [f"Please do not insult {name} people {i}.", "Use of the r-word is unacceptable."]
+            if i % 3 == 2:
+                replies[1] = "use of the r word is unacceptable"
+            rows.append(f'"1. {name}{i}\n2. \t{name}{i}b\n",[1],"{replies!r}"')
+        rows.append(f'"1. {name}-calm\n",n/a,n/a')
+        (folder / f"{name}.csv").write_text("id,hate_speech_idx,response\n" + "".join(f"{row}\n" for row in rows))
+
+
+def write_edos(folder) -> None:
+    """EDOS' one file: sexist and not sexist posts in the task's three splits, and one that is a HateCheck case."""
+    folder.mkdir(parents=True)
+    rows = [f"e{i},post {i} about women,{'sexist' if i % 2 else 'not sexist'},x,x,"
+            f"{'train' if i < 12 else 'dev' if i < 16 else 'test'}" for i in range(20)]  # fmt: skip
+    rows.append("hc,I hate women 0.,sexist,x,x,dev")
+    (folder / "edos_labelled_aggregated.csv").write_text(
+        "rewire_id,text,label_sexist,label_category,label_vector,split\n" + "".join(f"{row}\n" for row in rows)
+    )
 
 
 def write_hatemoji(folder, cross_split_pair: bool = True) -> None:

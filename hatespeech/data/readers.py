@@ -55,13 +55,16 @@ def read_lines(path: Path) -> list[str]:
     return lines
 
 
-def csv_rows(path: Path, columns: tuple[str, ...] = (), delimiter: str = ",") -> Iterator[tuple[int, dict]]:
-    """Rows of a UTF-8 CSV/TSV file with at least ``columns``; every fault names the file (and the line)."""
+def csv_rows(
+    path: Path, columns: tuple[str, ...] = (), delimiter: str = ",", encoding: str = "utf-8"
+) -> Iterator[tuple[int, dict]]:
+    """Rows of a CSV/TSV file (UTF-8 unless said) with at least ``columns``; every fault names the file (and the
+    line)."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     # Fields can be long posts; the csv module's default limit (128 KiB) would stop with a traceback.
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding=encoding, newline="") as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
         try:
             missing = [column for column in columns if column not in (reader.fieldnames or [])]

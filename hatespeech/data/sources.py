@@ -13,6 +13,9 @@ The mapping from each data set's own scheme, in one place:
 | implicit_hate (``implicit_hate_v1_stg1_posts.tsv``) | ``class`` implicit_hate, explicit_hate | not_hate | - | seeded |
 | hatemoji_build (``{train,validation,test}.csv``) | ``label_gold`` 1 | 0 | - | official, by pair |
 | dynahate (``dynahate_v0.2.3.csv``) | ``label`` 1 | 0 | - | official (``split``: train / dev / test) |
+| redditbias (``reddit_comments_<group>_...csv``) | ``bias_sent`` 1 (black, jews, muslims, lgbtq) | ``bias_sent`` 0 | other values; 1 in female | fixed, by comment |
+| intervention (``gab.csv``, ``reddit.csv``) | - | every reply | ``n/a``; repeats | fixed, by thread |
+| edos (``edos_labelled_aggregated.csv``) | ``label_sexist`` sexist | not sexist | HateCheck cases | official (train / dev / test) |
 | hatecheck (``test_suite_cases.csv``) | ``label_gold`` hateful | non-hateful | - | test only |
 | Hub data set (``--hub_sources``) | ``hate`` values | any other value | ``drop`` values | ``splits``, else seeded |
 
@@ -20,6 +23,9 @@ HateXplain's official splits come from ``post_id_divisions.json``; seeded splits
 stratified by label and depend only on the file and ``--source_split_seed``, so a run repeats
 exactly from its ``run_config.yaml``. HatemojiBuild pairs each entry with a minimal perturbation
 (``matched_id``, often of the other label); a pair is kept in its original entry's official split.
+RedditBias and the intervention replies are text that names a group without attacking it (and, for RedditBias,
+the same kind of text stating a derogatory stereotype): their fixed splits hash the comment id (the text where a
+file has none) or the thread, so a comment or a thread never spans two splits, whatever the seed.
 HateCheck is a functional test suite: it is never a training
 or validation source (``parse_source`` refuses it). A bad row stops with the file and line, as the
 TweetEval loader does (for a Hub data set: the data set, split and row).
@@ -39,6 +45,7 @@ Users with network can add any Hub data set by name in a YAML catalog (``--hub_s
 """
 
 import ast
+import hashlib
 import json
 import random
 import re
@@ -50,6 +57,7 @@ import yaml
 
 from hatespeech.data.readers import DataError, csv_rows, hub_dataset
 from hatespeech.errors import first_line
+from hatespeech.text import normalize_tweet
 
 SPLITS = ("train", "validation", "test")
 TEST_SUITES = ("hatecheck",)
@@ -188,6 +196,104 @@ def read_dynahate(folder: Path) -> Iterator[Row]:
         yield Row(row["text"], int(row["label"]), splits[row["split"]])
 
 
+# RedditBias' files by group, and whether a row that states the stereotype (``bias_sent`` 1) is hate: for these four
+# groups it states a derogatory stereotype ("jews are greedy"); the female file's are occupational clichés.
+REDDITBIAS_GROUPS = {"race_black": True, "religion1_jews": True, "religion2_muslims": True,
+                     "orientation_lgbtq": True, "gender_female": False}  # fmt: skip
+REDDITBIAS_MAC_ROMAN = {"religion1_jews"}  # the authors saved this one file in Mac Roman (b"\xd5" is ’)
+
+
+def read_redditbias(folder: Path) -> Iterator[Row]:
+    """RedditBias (Barikeri et al. 2021): Reddit comments naming a group beside a stereotype word. A comment in
+    two files (one naming Jews and Muslims) is kept once, in one split."""
+    seen: set[str] = set()
+    for group, stereotype_is_hate in REDDITBIAS_GROUPS.items():
+        path = folder / f"reddit_comments_{group}_processed_phrase_annotated.csv"
+        encoding = "mac_roman" if group in REDDITBIAS_MAC_ROMAN and not _is_utf8(path) else "utf-8"
+        for line, row in csv_rows(path, ("comment", "bias_sent"), encoding=encoding):
+            label = {"0": 0, "1": 1 if stereotype_is_hate else None}.get(row["bias_sent"].strip())
+            if label is None:  # not annotated, a free-text note, or a cliché about women
+                continue
+            if not row["comment"].strip():
+                raise _bad(path, line, "an annotated row needs its comment")
+            key = _dedup_key(row["comment"])
+            if key not in seen:
+                seen.add(key)
+                yield Row(row["comment"], label, fixed_split(row.get("id") or key))
+
+
+def read_intervention(folder: Path) -> Iterator[Row]:
+    """Replies written to counter hateful Gab and Reddit threads (Qian et al. 2019), all non-hateful. A thread's
+    replies stay in one split; a reply repeated (many echo a moderator's phrasing) is kept once."""
+    seen: set[str] = set()
+    for name in ("gab", "reddit"):
+        path = folder / f"{name}.csv"
+        for line, row in csv_rows(path, ("id", "response")):
+            if row["response"].strip() == "n/a":  # a thread without hate, so without replies
+                continue
+            try:
+                replies = ast.literal_eval(row["response"])
+            except (ValueError, SyntaxError):
+                replies = None
+            if not isinstance(replies, list) or not all(isinstance(reply, str) for reply in replies):
+                raise _bad(path, line, f"response must be a list of replies like ['...'] or n/a, got "
+                           f"{row['response'][:60]!r}")  # fmt: skip
+            split = fixed_split(f"{name}:{_first_comment(row['id'])}")
+            for reply in replies:
+                key = _dedup_key(reply)
+                if key and key not in seen:
+                    seen.add(key)
+                    yield Row(reply, 0, split)
+
+
+def _first_comment(ids: str) -> str:
+    """A thread's first comment id, from its numbered list ("1. 39869714\\n2. \\t39848775")."""
+    words = ids.split()
+    return words[1] if len(words) > 1 and words[0] == "1." else ids.strip()
+
+
+def read_edos(folder: Path) -> Iterator[Row]:
+    """EDOS (Kirk et al. 2023): Gab and Reddit posts, sexist or not, in the task's splits. Posts that are also a
+    HateCheck case (one, "I hate women.") are dropped: the test suite must stay unseen."""
+    path = folder / "edos_labelled_aggregated.csv"
+    splits = {"train": "train", "dev": "validation", "test": "test"}
+    suite = _hatecheck_texts(folder.parent / "hatecheck")
+    for line, row in csv_rows(path, ("text", "label_sexist", "split")):
+        if row["label_sexist"] not in ("sexist", "not sexist") or row["split"] not in splits:
+            raise _bad(path, line, f"label_sexist must be sexist or not sexist and split train, dev or test, got "
+                       f"{row['label_sexist']!r} / {row['split']!r}")  # fmt: skip
+        if normalize_tweet(row["text"]) not in suite:
+            yield Row(row["text"], int(row["label_sexist"] == "sexist"), splits[row["split"]])
+
+
+def _hatecheck_texts(folder: Path) -> set[str]:
+    """HateCheck's cases, normalised; none without the suite's folder (a source copied on its own)."""
+    if not (folder / "test_suite_cases.csv").is_file():
+        return set()
+    return {normalize_tweet(row.text) for row in read_hatecheck(folder)}
+
+
+def _is_utf8(path: Path) -> bool:
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    except OSError:  # missing: csv_rows says so
+        pass
+    return True
+
+
+def _dedup_key(text: str) -> str:
+    """Lower case, letters and digits only: "Please don't use slurs." and "please dont use slurs" are one text."""
+    return " ".join(re.findall(r"[^\W_]+", normalize_tweet(text).lower().replace("'", "").replace("’", "")))
+
+
+def fixed_split(key: str, fractions=(0.8, 0.1, 0.1)) -> str:
+    """80/10/10 by a hash of ``key`` (a comment or thread id): the same key always lands in the same split."""
+    position = int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) / 16**8
+    return "train" if position < fractions[0] else "validation" if position < sum(fractions[:2]) else "test"
+
+
 def read_hatecheck(folder: Path) -> Iterator[Row]:
     path = folder / "test_suite_cases.csv"
     for line, row in csv_rows(path, ("functionality", "test_case", "label_gold")):
@@ -207,6 +313,9 @@ READERS: dict[str, Callable[[Path], Iterator[Row]]] = {
     "implicit_hate": read_implicit_hate,
     "hatemoji_build": read_hatemoji_build,
     "dynahate": read_dynahate,
+    "redditbias": read_redditbias,
+    "intervention": read_intervention,
+    "edos": read_edos,
     "hatecheck": read_hatecheck,
 }
 

@@ -62,9 +62,12 @@ def source_macro_f1(labels, predicted, sources) -> dict[str, float]:
     from sklearn.metrics import f1_score
 
     labels, predicted, sources = np.asarray(labels), np.asarray(predicted), np.asarray(sources)
+    # A source with one label (the intervention replies: all non-hateful) has no macro-F1 worth the name (its
+    # hate F1 is 0 whatever the model does): it is left out of the mean; the panel reports its accuracy.
     per_source = {
         name: float(f1_score(labels[sources == name], predicted[sources == name], average="macro", labels=[0, 1]))
         for name in sorted(set(sources.tolist()))
+        if len(set(labels[sources == name].tolist())) == 2
     }
     return {**per_source, "mean": float(np.mean(list(per_source.values())))}
 

@@ -112,7 +112,8 @@ def _source_names(data_args: DataArguments, catalog: dict) -> list[str]:
 
 
 def _mean(scores: dict[str, Scores]) -> float:
-    return float(np.mean([s.macro_f1 for s in scores.values()]))
+    """The unweighted mean macro-F1 of the sources with both labels (a one-label source has no macro-F1)."""
+    return float(np.mean([s.macro_f1 for s in scores.values() if s.both_labels]))
 
 
 def _identities(scored: list[tuple[str, list, np.ndarray]]) -> list[IdentityScores]:
@@ -139,7 +140,9 @@ def _identities(scored: list[tuple[str, list, np.ndarray]]) -> list[IdentityScor
 def _scores(predict_proba, texts: list[str], labels: list[int]) -> Scores:
     probabilities = predict_proba(texts)
     full = score(labels, probabilities.argmax(-1).tolist(), probabilities[:, HATE].tolist())
-    return Scores(**{key: full.get(key) for key in SHOWN}, n=len(labels))  # no ROC-AUC for a one-class set
+    non_hateful = full["tn"] + full["fp"]
+    return Scores(**{key: full.get(key) for key in SHOWN}, n=len(labels),  # no ROC-AUC for a one-class set
+                  non_hateful_accuracy=full["tn"] / non_hateful if non_hateful else None)  # fmt: skip
 
 
 def _hatecheck(rows: list, correct: np.ndarray) -> HateCheckScores:

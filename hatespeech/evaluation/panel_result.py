@@ -7,13 +7,20 @@ from dataclasses import asdict, dataclass, fields
 
 @dataclass(frozen=True)
 class Scores:
-    """One split of one source: macro-F1, ROC-AUC (None for a one-class split), predicted and true hate rate."""
+    """One split of one source: macro-F1, ROC-AUC (None for a one-class split), predicted and true hate rate, and
+    the accuracy on its non-hateful rows (1 - false-positive rate; None without any, and in older panels)."""
 
     macro_f1: float
     roc_auc: float | None
     pred_hate_rate: float
     true_hate_rate: float
     n: int
+    non_hateful_accuracy: float | None = None
+
+    @property
+    def both_labels(self) -> bool:
+        """Whether the split holds both labels, so that its macro-F1 means something."""
+        return 0 < self.true_hate_rate < 1
 
 
 @dataclass(frozen=True)
@@ -57,9 +64,15 @@ class PanelResult:
     identities: list[IdentityScores] | None = None
 
     def to_dict(self) -> dict:
-        """``panel.json``'s layout; parts that were not computed are left out."""
-        return {field.name: value for field, value in zip(fields(self), asdict(self).values(), strict=True)
+        """``panel.json``'s layout; parts that were not computed are left out (a source's non-hateful accuracy
+        too, so that older panels write back as they were read)."""
+        data = {field.name: value for field, value in zip(fields(self), asdict(self).values(), strict=True)
                 if value is not None}  # fmt: skip
+        for part in ("validation", "test", "validation_perturbed"):
+            for scores in data.get(part, {}).values():
+                if scores["non_hateful_accuracy"] is None:
+                    del scores["non_hateful_accuracy"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "PanelResult":

@@ -16,8 +16,8 @@ def worst_identity(panel: PanelResult) -> IdentityScores | None:
 
 def panel_markdown(panel: PanelResult) -> str:
     """The panel as markdown tables (card, demo, closing notes)."""
-    mean, n = panel.validation_mean_macro_f1, len(panel.validation)
-    lines = [f"Validation, mean macro-F1 over {n} sources (the selection rule): **{mean:.4f}**"]
+    mean, n = panel.validation_mean_macro_f1, sum(s.both_labels for s in panel.validation.values())
+    lines = [f"Validation, mean macro-F1 over the {n} sources with both labels: **{mean:.4f}**"]
     if panel.test:
         lines += ["", "| test set | macro-F1 | ROC-AUC | predicted hate | true hate | n |", "|---|---|---|---|---|---|"]
     for name, s in panel.test.items():
@@ -44,14 +44,18 @@ def _cell(text: str) -> str:
 def _validation_table(panel: PanelResult) -> str:
     """Each validation split clean and disguised, side by side; held-out sources marked."""
     holdout = (panel.holdout or {}).get("validation", {})
-    lines = ["Validation macro-F1, clean and disguised (typos, look-alike characters, split or merged words):", "",
-             "| source | clean | disguised | drop |", "|---|---|---|---|"]  # fmt: skip
+    lines = ["Validation macro-F1, clean and disguised (typos, look-alike characters, split or merged words), and the "
+             "accuracy on the non-hateful rows (a source with one label has no macro-F1):", "",
+             "| source | clean | disguised | drop | non-hateful acc. |", "|---|---|---|---|---|"]  # fmt: skip
     for name, clean in panel.validation.items():
         disguised = panel.validation_perturbed[name].macro_f1
         shown = f"{_cell(name)} (held out)" if name in holdout else _cell(name)
-        lines.append(f"| {shown} | {clean.macro_f1:.4f} | {disguised:.4f} | {clean.macro_f1 - disguised:+.4f} |")
+        specificity = "-" if clean.non_hateful_accuracy is None else f"{clean.non_hateful_accuracy:.4f}"
+        f1 = f"{clean.macro_f1:.4f} | {disguised:.4f} | {clean.macro_f1 - disguised:+.4f}" if clean.both_labels else (
+            "- | - | -")  # fmt: skip
+        lines.append(f"| {shown} | {f1} | {specificity} |")
     mean, perturbed = panel.validation_mean_macro_f1, panel.validation_perturbed_mean_macro_f1
-    lines.append(f"| mean | {mean:.4f} | {perturbed:.4f} | {mean - perturbed:+.4f} |")
+    lines.append(f"| mean | {mean:.4f} | {perturbed:.4f} | {mean - perturbed:+.4f} | |")
     return "\n".join(lines)
 
 

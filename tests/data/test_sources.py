@@ -16,10 +16,13 @@ from hatespeech.data.sources import (
     SourceError,
     load_source,
     parse_source,
+    read_edos,
     read_hatemoji_build,
     read_hatexplain,
     read_hub_catalog,
     read_hub_source,
+    read_intervention,
+    read_redditbias,
     seeded_split,
 )
 from hatespeech.evaluation.metrics import source_macro_f1
@@ -111,6 +114,52 @@ def test_new_sources_stop_on_bad_rows_with_file_and_line(sources_dir):
     tsv.write_text("post\tclass\nfine\tnot_hate\nodd\tsarcasm\n")
     with pytest.raises(SourceError, match=r"implicit_hate_v1_stg1_posts.tsv:3: class must be not_hate"):
         load_source(sources_dir, "implicit_hate", seed=0)
+
+
+def test_redditbias_maps_stereotypes_per_group_and_reads_the_mac_roman_file(sources_dir):
+    rows = list(read_redditbias(sources_dir / "redditbias"))
+    # 10 + 10 rows in each of four groups, the female file's 10 not-stating rows, two more in the jews file; the
+    # comment repeated in the muslims file (other case) is kept once; unannotated and free-text rows are not used.
+    assert len(rows) == 92 and sum(r.label for r in rows) == 40
+    assert not any("gender_female" in r.text and r.label for r in rows)  # clichés about women are not hate
+    assert not any("not annotated" in r.text or "unsure" in r.text for r in rows)
+    assert "thats a trope they’re using" in {r.text for r in rows}  # Mac Roman b"\xd5" read as ’
+    assert {r.split for r in rows} == {"train", "validation", "test"}
+    assert rows == list(read_redditbias(sources_dir / "redditbias"))  # fixed: no seed
+
+
+def test_redditbias_stops_on_bad_bytes_outside_the_mac_roman_file_and_on_rows_without_text(sources_dir):
+    path = sources_dir / "redditbias" / "reddit_comments_religion2_muslims_processed_phrase_annotated.csv"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:3]) + b"x,TRUE,caf\xd5,x,0,0\n" + b"".join(lines[3:]))
+    with pytest.raises(SourceError, match=r"muslims_processed_phrase_annotated.csv:4: not valid UTF-8"):
+        list(read_redditbias(sources_dir / "redditbias"))
+    path.write_bytes(b"".join(lines) + b"y,TRUE, ,x,1,0\n")
+    with pytest.raises(SourceError, match=rf"annotated.csv:{len(lines) + 1}: an annotated row needs its comment"):
+        list(read_redditbias(sources_dir / "redditbias"))
+
+
+def test_intervention_keeps_threads_in_one_split_and_repeated_replies_once(sources_dir):
+    rows = list(read_intervention(sources_dir / "intervention"))
+    assert len(rows) == 12 + 6 + 1 and {r.label for r in rows} == {0}  # "the r-word" and "the r word": one
+    splits = {r.text: r.split for r in rows}
+    assert splits["Please do not insult gab people 0."] == splits["Use of the r-word is unacceptable."]
+    assert set(splits.values()) == {"train", "validation", "test"}
+    path = sources_dir / "intervention" / "reddit.csv"
+    path.write_text(path.read_text() + '"1. x\n",[1],not a list\n')
+    with pytest.raises(SourceError, match=r"reddit.csv:\d+: response must be a list of replies"):
+        list(read_intervention(sources_dir / "intervention"))
+
+
+def test_edos_keeps_the_task_splits_and_drops_hatecheck_cases(sources_dir):
+    by_split = load_source(sources_dir, "edos", seed=0)
+    assert [len(by_split[s]) for s in ("train", "validation", "test")] == [12, 4, 4]  # dev -> validation
+    assert "I hate women 0." not in {r.text for rows in by_split.values() for r in rows}  # a HateCheck case
+    assert sum(r.label for rows in by_split.values() for r in rows) == 10
+    path = sources_dir / "edos" / "edos_labelled_aggregated.csv"
+    path.write_text(path.read_text() + "bad,text,misogynist,x,x,train\n")
+    with pytest.raises(SourceError, match=r"edos_labelled_aggregated.csv:23: label_sexist must be sexist"):
+        list(read_edos(sources_dir / "edos"))
 
 
 def test_damaged_source_files_are_one_line_with_the_file(sources_dir):
@@ -229,7 +278,13 @@ def test_training_with_sources_writes_the_panel_into_the_card(train_args, source
     assert train.main(args) == 0
     panel = json.loads((tmp_path / "out" / "panel.json").read_text())
     assert set(panel["test"]) == {"tweeteval", "davidson", "hatexplain", "ethos", "mlma", "stormfront",
-                                  "implicit_hate", "hatemoji_build", "dynahate"}  # fmt: skip
+                                  "implicit_hate", "hatemoji_build", "dynahate", "redditbias", "intervention",
+                                  "edos"}  # fmt: skip
+    # A one-label source (the replies) has an accuracy on its non-hateful rows and no place in the F1 means.
+    replies = panel["validation"]["intervention"]
+    assert replies["true_hate_rate"] == 0 and replies["non_hateful_accuracy"] == 1 - replies["pred_hate_rate"]
+    both = [s["macro_f1"] for s in panel["validation"].values() if 0 < s["true_hate_rate"] < 1]
+    assert panel["validation_mean_macro_f1"] == pytest.approx(np.mean(both))
     assert panel["hatecheck"]["n"] == 13 and set(panel["hatecheck"]["functionalities"]) == {
         "derog_neg_emote_h", "ident_neutral_nh", "profanity_nh"}  # fmt: skip
     card = (tmp_path / "out" / "README.md").read_text()
