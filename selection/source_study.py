@@ -540,11 +540,13 @@ def rank_table6(rows: list[dict], fixed: dict) -> str:
     for name, entry in ranked:
         folds = ",".join(sorted({fold for fold, _ in entry["runs"]})) + ("" if entry["complete"] else " (incomplete)")
         eligible = {None: "-", True: "yes", False: "**no**"}[entry["eligible"]]
-        lines.append(f"| {name} | {folds} | {entry['rule6']:.4f} | {entry['f1']:.4f} | {entry['mentions']:.4f} | "
-                     f"{eligible} | {entry['f1_perturbed']:.4f} | "
-                     f"{_number(entry.get('non_hateful_accuracy', {}).get('dynahate'))} | "
-                     f"{_number(entry.get('pred_hate_rate', {}).get('tweeteval'), 3)} | "
-                     f"{statistics.median(entry['wall_time_s']):.0f} | {'; '.join(sorted(entry['hardware']))} |")
+        lines.append(
+            f"| {name} | {folds} | {entry['rule6']:.4f} | {entry['f1']:.4f} | {entry['mentions']:.4f} | "
+            f"{eligible} | {entry['f1_perturbed']:.4f} | "
+            f"{_number(entry.get('non_hateful_accuracy', {}).get('dynahate'))} | "
+            f"{_number(entry.get('pred_hate_rate', {}).get('tweeteval'), 3)} | "
+            f"{statistics.median(entry['wall_time_s']):.0f} | {'; '.join(sorted(entry['hardware']))} |"
+        )
     sources = sorted({source for entry in scores.values() for source in entry["clean"]})
     for kind, title, places in (
         ("clean", "Held-out validation macro-F1 per source (a one-label source has none):", 4),

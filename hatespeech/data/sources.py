@@ -13,9 +13,9 @@ The mapping from each data set's own scheme, in one place:
 | implicit_hate (``implicit_hate_v1_stg1_posts.tsv``) | ``class`` implicit_hate, explicit_hate | not_hate | - | seeded |
 | hatemoji_build (``{train,validation,test}.csv``) | ``label_gold`` 1 | 0 | - | official, by pair |
 | dynahate (``dynahate_v0.2.3.csv``) | ``label`` 1 | 0 | - | official (``split``: train / dev / test) |
-| redditbias (``reddit_comments_<group>_...csv``) | ``bias_sent`` 1 (black, jews, muslims, lgbtq) | ``bias_sent`` 0 | other values; 1 in female | fixed, by comment |
+| redditbias (``reddit_comments_*.csv``) | ``bias_sent`` 1 (not female) | 0 | others | fixed, by comment |
 | intervention (``gab.csv``, ``reddit.csv``) | - | every reply | ``n/a``; repeats | fixed, by thread |
-| edos (``edos_labelled_aggregated.csv``) | ``label_sexist`` sexist | not sexist | HateCheck cases | official (train / dev / test) |
+| edos (``edos_labelled_aggregated.csv``) | ``label_sexist`` sexist | not sexist | HateCheck cases | official |
 | hatecheck (``test_suite_cases.csv``) | ``label_gold`` hateful | non-hateful | - | test only |
 | Hub data set (``--hub_sources``) | ``hate`` values | any other value | ``drop`` values | ``splits``, else seeded |
 
