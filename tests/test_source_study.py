@@ -226,3 +226,62 @@ def test_a_run_summary_holds_the_rounds_goals_read_from_the_published_runs_panel
     assert row["hatecheck_worst_identity"] == ["disabled people", 0.613]  # HateCheck's own, not HatemojiBuild's
     assert row["hatecheck_spelling"]["spell_space_add_h"] == 0.145 and len(row["hatecheck_spelling"]) == 5
     assert row["run"] == "eight-t2-seed42" and row["tweeteval_test"] == pytest.approx(0.5722, abs=1e-4)
+
+
+ROUND4 = REPO_ROOT / "configs" / "leave_source_out_round4.yaml"
+
+
+def record6(candidate: str, fold: str, f1: float, mentions: float) -> dict:
+    """A round-4 fold record: every source of the fold at macro-F1 ``f1``, the group mentions (RedditBias'
+    non-hateful rows, the one-label replies) at accuracy ``mentions``."""
+    folds = source_study.fixed_rule(ROUND4)["folds"]
+    rates = {source: {"non_hateful_accuracy": mentions if source in ("redditbias", "intervention") else 0.5,
+                      "pred_hate_rate": 0.4, "true_hate_rate": 0.0 if source == "intervention" else 0.4}
+             for source in folds[fold]}  # fmt: skip
+    return record(candidate, fold, f1) | {
+        "holdout_validation": dict.fromkeys(folds[fold], f1),
+        "holdout_validation_perturbed": dict.fromkeys(folds[fold], f1 - 0.1),
+        "holdout_validation_rates": rates,
+    }
+
+
+def test_rule6_weighs_group_mentions_and_refuses_a_candidate_that_trades_away_finding_hate():
+    """Synthetic records whose winner differs under rule 5 and rule 6, and one candidate that rule 6 would rank
+    first but whose held-out macro-F1 falls more than 0.02 below the incumbent's."""
+    fixed = source_study.fixed_rule(ROUND4)
+    scores = {"nine-deobf": (0.70, 0.40), "twelve": (0.69, 0.60), "eleven-mention": (0.66, 0.95),
+              "twelve-frames": (0.695, 0.45)}  # fmt: skip
+    rows = [record6(name, fold, *values) for name, values in scores.items() for fold in "ABC"]
+    rule6 = source_study.rule6(rows, fixed)
+    # (a): the eleven two-label sources (not the replies); (b): RedditBias' and the replies' non-hateful accuracy.
+    assert rule6["twelve"]["f1"] == pytest.approx(0.69) and rule6["twelve"]["mentions"] == pytest.approx(0.60)
+    assert rule6["twelve"]["rule6"] == pytest.approx((0.69 + 0.60) / 2)
+    assert rule6["eleven-mention"]["rule6"] > rule6["twelve"]["rule6"] and not rule6["eleven-mention"]["eligible"]
+    assert source_study.choose(source_study.rule5(rows, fixed), fixed["candidates"], fixed["tie_margin"]) == (
+        "nine-deobf")  # fmt: skip
+    assert source_study.chosen_candidate(rows, fixed) == "twelve"
+    table = source_study.rank_table(rows, fixed)
+    assert "Chosen by rule 6" in table and "**twelve**" in table and "| eleven-mention | A,B,C | " in table
+    assert "**no**" in table.split("| eleven-mention |")[1].split("\n")[0]  # shown ineligible
+    # Without the incumbent's folds nothing is eligible or chosen.
+    partial = source_study.rule6([row for row in rows if row["candidate"] != "nine-deobf"], fixed)
+    assert all(entry["eligible"] is None for entry in partial.values())
+    assert source_study.chosen_candidate([r for r in rows if r["run"] != "twelve-without-C-seed42"], fixed) is None
+    # A tie within the margin goes to the higher held-out disguised score.
+    tied = [record6("nine-deobf", f, 0.70, 0.40) for f in "ABC"] + [record6("twelve", f, 0.69, 0.60) for f in "ABC"]
+    tied += [record6("eleven-mention", f, 0.694, 0.598) for f in "ABC"] + [
+        record6("twelve-frames", f, 0.60, 0.40) for f in "ABC"]  # fmt: skip
+    assert source_study.chosen_candidate(tied, fixed) == "eleven-mention"
+
+
+def test_round_four_folds_cover_the_twelve_sources_once_and_name_runnable_candidates():
+    fixed = source_study.fixed_rule(ROUND4)
+    names = [name for fold in fixed["folds"].values() for name in fold]
+    assert len(names) == len(set(names)) == 12 and set(fixed["mention_sources"]) <= set(names)
+    from transformers import HfArgumentParser
+
+    from hatespeech.data.loading import DataArguments
+
+    for flags in fixed["flags"].values():  # every candidate's flags parse as train.py's data options
+        *_, unknown = HfArgumentParser(DataArguments).parse_args_into_dataclasses(flags, return_remaining_strings=True)
+        assert unknown == []

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets
 
 from hatespeech import LABEL2ID, LABEL_NAMES
 from hatespeech.data.readers import (
@@ -123,7 +123,15 @@ class DataArguments:
             "split or merged words (hatespeech/data/perturb.py, AugLy). 0: off."
         },
     )
-    augment_seed: int = field(default=0, metadata={"help": "Seed of the training rows' disguises."})
+    augment_seed: int = field(default=0, metadata={"help": "Seed of the training rows' disguises and frames."})
+    counter_frames: float = field(
+        default=0.0,
+        metadata={
+            "help": "Also train each hateful training row, with this probability, inside a sentence that quotes, "
+            "reports or rejects it ('Saying \"...\" is not okay.'), labelled not-hate (hatespeech/data/frames.py). "
+            "0: off."
+        },
+    )
     panel: bool = field(
         default=False,
         metadata={"help": "Score the evaluation panel (every source's splits and HateCheck); on with --sources."},
@@ -159,9 +167,28 @@ def load_splits(args: DataArguments) -> DatasetDict:
         raise DataError("--source_temperature mixes the --sources: give --sources too, or leave it unset")
     if args.sources or args.holdout_sources:
         splits = add_sources(splits, args)
+    if args.counter_frames:
+        splits["train"] = with_counter_frames(splits["train"], args.counter_frames, args.augment_seed)
     if args.augment_probability:
         splits["train"] = augmented(splits["train"], args.augment_probability, args.augment_seed)
     return splits
+
+
+def with_counter_frames(train: Dataset, probability: float, seed: int) -> Dataset:
+    """The training split plus framed, not-hate copies of some of its hateful rows (``--counter_frames``); a copy
+    keeps its row's source."""
+    from hatespeech.data.frames import counter_framed
+
+    try:
+        framed = counter_framed(train["text"], train["label"], probability, seed)
+    except ValueError as err:
+        raise DataError(str(err)) from None
+    logger.info("Framed %d of %d hateful training rows as counter-speech (--counter_frames %s)",
+                len(framed), sum(train["label"]), probability)  # fmt: skip
+    rows = {"text": [text for _, text in framed], "label": [0] * len(framed)}
+    if "source" in train.column_names:
+        rows["source"] = [train["source"][index] for index, _ in framed]
+    return concatenate_datasets([train, Dataset.from_dict(rows, features=train.features)])
 
 
 def augmented(train: Dataset, probability: float, seed: int) -> Dataset:
