@@ -35,6 +35,15 @@ MINILM_CITATION = """@inproceedings{reimers2019sentencebert,
 }"""
 
 
+# Each built-in source's licence (../shared/hate_sources/README.md), named in the card of a model trained on it.
+SOURCE_LICENCES = {
+    "davidson": "MIT", "hatexplain": "MIT", "ethos": "GPL-3.0", "mlma": "MIT", "stormfront": "CC BY-SA 3.0",
+    "implicit_hate": "CC BY 4.0", "hatemoji_build": "CC BY 4.0", "dynahate": "no licence; research use, cited",
+    "redditbias": "MIT", "intervention": "CC BY-NC 4.0, non-commercial", "edos": "CC0 1.0",
+}  # fmt: skip
+NON_COMMERCIAL = ("intervention",)
+
+
 def base_model_hub_id(name_or_path: str) -> str | None:
     """The Hub id of the base model, when it has one."""
     if name_or_path == EMBEDDED_MODEL:
@@ -77,6 +86,8 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
         "decision_threshold": train.get("decision_threshold"),
         # feedback:<location> shown without its location: a local folder's path is the server's business.
         "sources": ", ".join("feedback" if s.startswith("feedback:") else s for s in config.get("sources") or []),
+        "licences": _licences(config.get("sources") or []),
+        "non_commercial": [name for name in _source_names(config.get("sources") or []) if name in NON_COMMERCIAL],
         "dropped_copies": train.get("dropped_copies"),
         "feedback": train.get("feedback"),  # the template names a Hub dataset, never a local folder
         "panel": panel_markdown(panel) if panel else "",
@@ -86,6 +97,15 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
         "min_identity_cases": MIN_IDENTITY_CASES,
         "onnx": _onnx_parity(run),
     }
+
+
+def _source_names(specs: list[str]) -> list[str]:
+    return [spec.split(":")[0] for spec in specs]
+
+
+def _licences(specs: list[str]) -> str:
+    """The licences of the built-in sources a run trained on, "davidson (MIT), ..." (a Hub source's is on its page)."""
+    return ", ".join(f"{name} ({SOURCE_LICENCES[name]})" for name in _source_names(specs) if name in SOURCE_LICENCES)
 
 
 def _onnx_parity(run: RunFolder) -> dict | None:

@@ -56,3 +56,17 @@ def test_the_card_names_the_identity_whose_non_hateful_mentions_it_flags_most(tm
     assert 'On hatecheck\'s non-hateful cases about Muslims, this model says "hate" 62% of the time (45 cases;' in text
     (tmp_path / "panel.json").write_text(json.dumps({**panel, "identities": []}))
     assert "Non-hateful text that names a group" not in render_card(RunFolder(tmp_path)).text
+
+
+def test_the_card_names_each_sources_licence_and_warns_of_non_commercial_data(tmp_path):
+    config = {"model_name_or_path": "org/base", "sources": ["davidson:6000", "redditbias", "intervention:6000"]}
+    (tmp_path / "run_config.yaml").write_text(yaml.safe_dump(config))
+    text = " ".join(render_card(RunFolder(tmp_path)).text.split())
+    assert (
+        "Licences of the data sets: davidson (MIT), redditbias (MIT), intervention (CC BY-NC 4.0, non-commercial)."
+        in text
+    )
+    assert "**Non-commercial:** this model was trained on intervention, licensed for non-commercial use only" in text
+    (tmp_path / "run_config.yaml").write_text(yaml.safe_dump({**config, "sources": ["edos"]}))
+    text = " ".join(render_card(RunFolder(tmp_path)).text.split())
+    assert "edos (CC0 1.0)" in text and "Non-commercial" not in text
