@@ -30,8 +30,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# The optional extras, so that the suite covers them: Ray (predict.py --cluster) and MLflow (--report_to mlflow).
+	$(PY) -m pip install --quiet -e ".[cluster,tracking]"
 	touch $@
 
 train: install

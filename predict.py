@@ -4,11 +4,15 @@
     python predict.py --model <org>/<name> --input data.csv --text_column tweet --output preds.csv
     python predict.py --model outputs/model --input test_text.txt --output preds.txt --format tweeteval
 
-Input: .txt (one tweet per line), .csv (a text column) or .jsonl (a text field). Output keeps the
-input order: CSV rows with label, score and both probabilities, or TweetEval's format (one label
-id per line). Lines that cannot be classified are reported by number and left empty in the
-output; the run goes on. Exit status: 0 when tweets were classified, 1 when none could be, 2 when
-the input, the output path or the model is unusable.
+On a running Ray cluster (pip install -e .[cluster]; docs/cluster.md), a file or a folder of many:
+    python predict.py --cluster auto --actors 8 --model <org>/<name> --input corpus/ --output predictions/
+
+Input: .txt (one tweet per line), .csv (a text column) or .jsonl (a text field); with --cluster also
+.parquet. Output keeps the input order: CSV rows with label, score and both probabilities,
+TweetEval's format (one label id per line) or Parquet; with --cluster one output per input file.
+Lines that cannot be classified are reported by number and left empty in the output; the run goes
+on. Exit status: 0 when tweets were classified, 1 when none could be, 2 when the input, the output
+path or the model is unusable.
 """
 
 import argparse
@@ -25,7 +29,7 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit).")
     parser.add_argument("--input", required=True, type=Path, help=".txt, .csv or .jsonl file of tweets.")
     parser.add_argument("--output", required=True, type=Path, help="Where to write the predictions.")
-    parser.add_argument("--format", default="csv", choices=("csv", "tweeteval"), help="Output format.")
+    parser.add_argument("--format", default="csv", choices=("csv", "tweeteval", "parquet"), help="Output format.")
     parser.add_argument("--text_column", default="text", help="Text column (.csv) or field (.jsonl).")
     parser.add_argument("--batch_size", type=int, default=128, help="Most tweets per forward pass.")
     parser.add_argument("--max_batch_tokens", type=int, default=4096, help="Most padded tokens per forward pass.")
@@ -38,12 +42,18 @@ def parse_args(argv: list[str] | None):
     )
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (~30 s warm-up; big files).")
     parser.add_argument("--num_threads", type=int, help="torch CPU threads (default: torch's choice).")
+    parser.add_argument("--cluster", metavar="ADDRESS", help="Classify on a running Ray cluster ('auto', or the "
+                        "head's host:port); --input may then be a folder, and --output a folder for it.")  # fmt: skip
+    parser.add_argument("--actors", type=int, default=2, help="With --cluster: model replicas (one per CPU core "
+                        "pair, or per GPU).")  # fmt: skip
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.cluster:
+        return predict_on_cluster(args)
     problem = unusable_paths(args.input, args.output)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -79,6 +89,34 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         writer.close()
+    return summarise(args.output, classified, bad)
+
+
+def predict_on_cluster(args) -> int:
+    """``--cluster``: every input file classified by a pool of model actors on the Ray cluster."""
+    from hatespeech.inference import cluster
+    from hatespeech.tweets import TweetError
+
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        print("error: --cluster needs Ray: pip install -e .[cluster]", file=sys.stderr)
+        return 2
+    if args.format == "tweeteval" and args.input.is_dir():
+        print("error: --format tweeteval writes one file of labels; give one input file", file=sys.stderr)
+        return 2
+    try:
+        files = cluster.input_files(args.input)
+        for file in files:
+            cluster.check_readable(file, args.text_column)
+    except TweetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    paths = cluster.output_paths(files, args.output, args.format)
+    job = cluster.ClusterJob(args.cluster, args.model, args.revision, args.backend, args.text_column, args.actors,
+                             args.batch_size, args.num_threads)  # fmt: skip
+    with tqdm(total=sum(map(cluster.total_rows, files)), unit="row") as progress:
+        classified, bad = cluster.write_outputs(cluster.classified_rows(job, files), paths, args.format, progress)
     return summarise(args.output, classified, bad)
 
 

@@ -27,10 +27,20 @@ from hatespeech.training.steps import (
     training_tokenizer,
     validation_reference,
 )
+from hatespeech.training.tracking import log_results, tracked_run
 
 
 def run(data_args, model_args, search_args, training_args) -> dict[str, dict] | None:
-    """The recipe; returns each split's TweetEval scores (on the main process; None on a search-only worker)."""
+    """The recipe; returns each split's TweetEval scores (on the main process; None on a search-only worker).
+    With ``--report_to mlflow`` it runs inside an MLflow run, which gets the results and files at the end."""
+    with tracked_run(training_args, data_args) as mlflow:
+        scores = _recipe(data_args, model_args, search_args, training_args)
+        if mlflow is not None and scores:
+            log_results(mlflow, RunFolder(training_args.output_dir), scores)
+    return scores
+
+
+def _recipe(data_args, model_args, search_args, training_args) -> dict[str, dict] | None:
     started = time.time()
     set_seed(training_args.seed)
     check_max_seq_length(model_args, data_args.max_seq_length)  # before the run folder is claimed

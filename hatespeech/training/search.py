@@ -145,9 +145,10 @@ def best_objective(trainer):
     return compute_objective
 
 
-def run_search(trainer, space: SearchSpace, args: SearchArguments, output_dir: str) -> dict | None:
+def run_search(trainer, space: SearchSpace, args: SearchArguments, output_dir: str, trial_log=None) -> dict | None:
     """Run trials until the study holds ``n_trials``; the best parameters on every rank (None for a
-    ``--search_only`` worker, which leaves the retraining to the coordinator)."""
+    ``--search_only`` worker, which leaves the retraining to the coordinator). ``trial_log``
+    (:class:`hatespeech.training.tracking.TrialLog`) logs each finished trial to MLflow."""
     if trainer.args.world_size > 1:
         return run_search_ddp(trainer, space, args, output_dir, best_objective(trainer))
     url = storage_url(args, output_dir)
@@ -181,6 +182,8 @@ def run_search(trainer, space: SearchSpace, args: SearchArguments, output_dir: s
                 )  # fmt: skip
             except StudyFull as full:
                 logger.info("%s", full)
+            if trial_log is not None:
+                trial_log.log_finished(study)
         elif not coordinating:
             break
         else:
@@ -193,6 +196,9 @@ def run_search(trainer, space: SearchSpace, args: SearchArguments, output_dir: s
         logger.info("Study %r holds %d finished trials; the coordinator retrains the best", args.study_name, finished)
         return None
     release_coordination(study, worker)
+    if trial_log is not None:
+        trial_log.log_finished(study)  # other workers' trials too
+        trial_log.tag_best(study)
     write_search_report(study, RunFolder(output_dir))
     return study.best_trial.params
 

@@ -19,6 +19,7 @@ import transformers
 from datasets import Dataset, DatasetDict
 from torch.utils.data import SequentialSampler
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, EvalPrediction, Trainer
+from transformers.integrations import MLflowCallback
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, IntervalStrategy, has_length
 
@@ -30,6 +31,7 @@ from hatespeech.hardware import cpu_has_bf16_matmul
 from hatespeech.modeling import ModelArguments, get_model, get_tokenizer, tokenizer_fingerprint
 from hatespeech.monitoring import statistics
 from hatespeech.text import with_tweet_normalizer
+from hatespeech.training import tracking
 from hatespeech.training.linear_probe import check_supported, fit_probe, pooled_features, set_head
 from hatespeech.training.search import SearchArguments, SearchError, SearchSpace, apply_params, run_search
 from hatespeech.training.threshold import best_threshold, fold_into_head, shift_logits
@@ -290,7 +292,12 @@ def search_best_params(
     search_trainer = make_trainer(
         training_args, model_args, tokenized, tokenizer, hp_space=space.suggest, data_args=data_args
     )
-    best_params = run_search(search_trainer, space, search_args, training_args.output_dir)
+    trial_log = None
+    if tracking.wanted(training_args) and training_args.process_index == 0:
+        # Each trial is one nested MLflow run (TrialLog), not epochs of every trial mixed into the run's curves.
+        search_trainer.remove_callback(MLflowCallback)
+        trial_log = tracking.TrialLog()
+    best_params = run_search(search_trainer, space, search_args, training_args.output_dir, trial_log)
     if best_params is not None:
         logger.info("Best trial parameters: %s", best_params)
         apply_params(best_params, training_args, model_args, data_args)

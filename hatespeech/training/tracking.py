@@ -1,0 +1,138 @@
+"""Experiment tracking in MLflow (``--report_to mlflow``): one MLflow run per training run, on the main process.
+
+The run holds what the Trainer's own ``MLflowCallback`` logs (every option as a parameter, the loss and the
+validation scores of each evaluation), and after training what this project adds: the data options, the final
+validation and test scores, the panel's headline numbers, and ``panel.json``, the card and the plots as artifacts.
+A search logs each Optuna trial as a nested run (its hyperparameters, the objective after each evaluation and at
+the end, its state and worker) as soon as it finishes, and tags the best one ``best_trial``.
+
+Where runs go is MLflow's own configuration: ``MLFLOW_TRACKING_URI`` (a tracking server such as
+``http://127.0.0.1:5000``; unset: ``./mlruns``), ``MLFLOW_EXPERIMENT_NAME`` (default ``hatespeech``),
+``MLFLOW_TAGS`` (a JSON object of tags). The ``mlflow`` package is the ``tracking`` extra
+(``pip install -e .[tracking]``); asking for it without the package stops with that advice.
+"""
+
+import json
+import logging
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from hatespeech.config import ConfigError
+from hatespeech.evaluation.panel_result import PanelResult
+from hatespeech.evaluation.panel_view import worst_identity
+from hatespeech.run_folder import CARD, RunFolder
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EXPERIMENT = "hatespeech"
+DATA_OPTIONS = ("sources", "source_temperature", "holdout_sources", "deobfuscate", "counter_frames",
+                "augment_probability", "max_seq_length", "data_dir", "dataset_name")  # fmt: skip
+
+
+def wanted(training_args) -> bool:
+    """Whether this run reports to MLflow (``--report_to mlflow``, or ``all`` with the package installed)."""
+    report_to = training_args.report_to or []
+    return "mlflow" in report_to
+
+
+def _mlflow():
+    try:
+        import mlflow
+    except ImportError:
+        raise ConfigError("--report_to mlflow needs the mlflow package: pip install -e .[tracking]") from None
+    return mlflow
+
+
+@contextmanager
+def tracked_run(training_args, data_args):
+    """An MLflow run around the recipe on the main process (a no-op elsewhere, or without ``--report_to mlflow``);
+    yields the ``mlflow`` module, or None."""
+    if not wanted(training_args) or training_args.process_index != 0:
+        yield None
+        return
+    mlflow = _mlflow()
+    mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT)
+    with mlflow.start_run(run_name=Path(training_args.output_dir).name):
+        mlflow.set_tags(json.loads(os.environ.get("MLFLOW_TAGS") or "{}"))
+        options = {name: getattr(data_args, name, None) for name in DATA_OPTIONS}
+        mlflow.log_params({f"data.{name}": _shown(value) for name, value in options.items() if value not in (None, [])})
+        yield mlflow
+
+
+def _shown(value) -> str:
+    """A parameter as MLflow keeps it: text of at most 500 characters (a long source list is cut, and says so)."""
+    text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return text if len(text) <= 500 else text[:480] + " ... (cut)"
+
+
+def log_results(mlflow, run: RunFolder, scores: dict[str, dict]) -> None:
+    """The final scores of each split, the panel's headline numbers, and the run's files as artifacts."""
+    mlflow.log_metrics({f"final_{split}_{name}": float(value) for split, metrics in scores.items()
+                        for name, value in metrics.items() if isinstance(value, int | float)})  # fmt: skip
+    panel = run.panel()
+    if panel:
+        mlflow.log_metrics(panel_metrics(PanelResult.from_dict(panel)))
+        mlflow.log_artifact(str(run.file("panel.json")))
+    if run.file(CARD).is_file():
+        mlflow.log_artifact(str(run.file(CARD)))
+    for name in ("run_config.yaml", "train_results.json", "eval_results.json"):
+        if run.file(name).is_file():
+            mlflow.log_artifact(str(run.file(name)))
+    if run.file("plots").is_dir():
+        mlflow.log_artifacts(str(run.file("plots")), artifact_path="plots")
+
+
+def panel_metrics(panel: PanelResult) -> dict[str, float]:
+    """The panel's headline numbers, named for the MLflow UI's comparison view."""
+    metrics = {"panel_validation_mean_macro_f1": panel.validation_mean_macro_f1}
+    if panel.validation_perturbed_mean_macro_f1 is not None:
+        metrics["panel_validation_disguised_mean_macro_f1"] = panel.validation_perturbed_mean_macro_f1
+    for source, scores in panel.validation.items():
+        if scores.non_hateful_accuracy is not None:
+            metrics[f"panel_validation_{source}_non_hateful_accuracy"] = scores.non_hateful_accuracy
+    for kind, scores in (panel.holdout or {}).get("validation", {}).items():
+        metrics[f"panel_holdout_{kind}_macro_f1"] = scores
+    if panel.hatecheck is not None:
+        metrics |= {"panel_hatecheck_overall": panel.hatecheck.overall, "panel_hatecheck_hateful":
+                    panel.hatecheck.hateful, "panel_hatecheck_non_hateful": panel.hatecheck.non_hateful}  # fmt: skip
+    worst = worst_identity(panel)
+    if worst is not None:
+        metrics["panel_worst_identity_false_positive_rate"] = worst.false_positive_rate
+    return metrics
+
+
+class TrialLog:
+    """Each finished Optuna trial as a nested MLflow run under the active one, logged once; the best tagged."""
+
+    def __init__(self):
+        self.mlflow = _mlflow()
+        self.runs: dict[int, str] = {}  # trial number -> MLflow run id
+
+    def log_finished(self, study) -> None:
+        from optuna.trial import TrialState
+
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+            if trial.number in self.runs:
+                continue
+            with self.mlflow.start_run(run_name=f"trial-{trial.number}", nested=True) as run:
+                self.mlflow.log_params(trial.params)
+                for step, value in sorted(trial.intermediate_values.items()):
+                    self.mlflow.log_metric("objective", value, step=step)
+                if trial.value is not None:
+                    self.mlflow.log_metric("objective_final", trial.value)
+                self.mlflow.set_tags(
+                    {
+                        "optuna.study": study.study_name,
+                        "optuna.trial": trial.number,
+                        "optuna.state": trial.state.name,
+                        "worker": trial.user_attrs.get("worker", ""),
+                    }
+                )
+                self.runs[trial.number] = run.info.run_id  # fmt: skip
+
+    def tag_best(self, study) -> None:
+        best = study.best_trial.number
+        if best in self.runs:
+            self.mlflow.MlflowClient().set_tag(self.runs[best], "best_trial", "true")
+            self.mlflow.set_tag("best_trial_run", self.runs[best])

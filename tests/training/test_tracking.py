@@ -1,0 +1,103 @@
+"""Experiment tracking against a real MLflow server on loopback (SQLite backend, started here): a training run and
+a 3-trial search logged with --report_to mlflow, read back through the MLflow client."""
+
+import json
+
+import pytest
+
+import train
+
+mlflow = pytest.importorskip("mlflow", reason="the tracking extra is not installed (pip install -e .[tracking])")
+
+EVERY_STEP = ["--eval_strategy", "steps", "--eval_steps", "1", "--save_strategy", "steps", "--save_steps", "1"]
+
+
+@pytest.fixture()
+def sources_dir(tmp_path):
+    from conftest import write_sources
+
+    write_sources(tmp_path / "sources", "no leak")
+    return tmp_path / "sources"
+
+
+@pytest.fixture(scope="module")
+def tracking_server(tmp_path_factory):
+    from helpers.mlflow_server import MlflowServer
+
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def tracked(tracking_server, monkeypatch, request):
+    """MLflow's own settings pointed at the test server, one experiment per test."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server.url)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", request.node.name)
+    monkeypatch.setenv("MLFLOW_TAGS", json.dumps({"candidate": "tiny"}))
+    mlflow.set_tracking_uri(tracking_server.url)
+    yield mlflow.MlflowClient(tracking_server.url)
+    while mlflow.active_run():  # a failed test must not leave a run open for the next
+        mlflow.end_run()
+
+
+def runs_of(client, experiment: str):
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None, f"no experiment {experiment!r} on the server"
+    return client.search_runs([found.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+def test_a_training_run_logs_parameters_curves_results_panel_and_files(
+    tracked, train_args, sources_dir, tmp_path, request
+):
+    args = [*train_args, "--report_to", "mlflow", "--sources", "davidson", "--sources_dir", str(sources_dir)]
+    assert train.main(args) == 0
+    (run,) = runs_of(tracked, request.node.name)
+    assert run.info.status == "FINISHED" and run.info.run_name == "out"
+    assert run.data.tags["candidate"] == "tiny"  # MLFLOW_TAGS
+    assert run.data.params["learning_rate"] == "0.001" and run.data.params["data.sources"] == "davidson"
+    history = tracked.get_metric_history(run.info.run_id, "eval_macro_f1")
+    assert len(history) == 2  # one evaluation per epoch
+    results = json.loads((tmp_path / "out" / "eval_results.json").read_text())
+    metrics = run.data.metrics
+    assert metrics["final_test_macro_f1"] == pytest.approx(results["test"]["macro_f1"])
+    assert metrics["final_validation_macro_f1"] == pytest.approx(results["validation"]["macro_f1"])
+    for name in ("panel_validation_mean_macro_f1", "panel_hatecheck_overall", "panel_hatecheck_non_hateful",
+                 "panel_validation_intervention_non_hateful_accuracy"):  # fmt: skip
+        assert 0 <= metrics[name] <= 1, name
+    files = {a.path for a in tracked.list_artifacts(run.info.run_id)}
+    assert {"panel.json", "README.md", "run_config.yaml", "eval_results.json", "plots"} <= files
+    plots = {a.path for a in tracked.list_artifacts(run.info.run_id, "plots")}
+    assert "plots/hatecheck_functionalities.png" in plots
+    panel = tracked.download_artifacts(run.info.run_id, "panel.json")
+    assert json.loads(open(panel).read())["validation_mean_macro_f1"] == pytest.approx(
+        metrics["panel_validation_mean_macro_f1"])  # fmt: skip
+
+
+def test_a_search_logs_each_trial_as_a_nested_run_and_tags_the_best(tracked, train_args, tmp_path, request):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    args = [*train_args, "--report_to", "mlflow", "--search", "--storage", storage, "--study_name", "tiny",
+            "--n_trials", "3", "--max_steps", "2", *EVERY_STEP]  # fmt: skip
+    assert train.main(args) == 0
+    runs = runs_of(tracked, request.node.name)
+    (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    trials = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(run.info.run_name for run in trials) == ["trial-0", "trial-1", "trial-2"]
+    summary = json.loads((tmp_path / "out" / "search" / "best_trial.json").read_text())
+    for trial in trials:
+        assert set(trial.data.params) == set(summary["best_params"])  # each trial's sampled hyperparameters
+        assert 0 <= trial.data.metrics["objective_final"] <= 1 and trial.data.tags["optuna.state"] == "COMPLETE"
+        assert len(tracked.get_metric_history(trial.info.run_id, "objective")) == 2  # each evaluation
+    (best,) = [trial for trial in trials if trial.data.tags.get("best_trial") == "true"]
+    assert best.info.run_name == f"trial-{summary['best_trial']}"
+    assert best.data.metrics["objective_final"] == pytest.approx(summary["best_value"])
+    assert parent.data.tags["best_trial_run"] == best.info.run_id
+    # The parent holds the final run's curve alone, not the trials' epochs mixed in.
+    assert len(tracked.get_metric_history(parent.info.run_id, "eval_macro_f1")) == 2
+    assert float(parent.data.params["learning_rate"]) == pytest.approx(summary["best_params"]["learning_rate"])
+
+
+def test_report_to_mlflow_without_the_package_says_how_to_install_it(train_args, monkeypatch, capsys):
+    monkeypatch.setitem(__import__("sys").modules, "mlflow", None)  # as if the extra were not installed
+    assert train.main([*train_args, "--report_to", "mlflow"]) == 2
+    assert "--report_to mlflow needs the mlflow package: pip install -e .[tracking]" in capsys.readouterr().err
