@@ -214,12 +214,13 @@ def _plain(value):
 
 def output_paths(files: list[Path], output: Path, output_format: str) -> dict[str, Path]:
     """Where each input's predictions go: ``output`` itself for a single input named as a file, else one file per
-    input inside the folder ``output`` (``<stem>.predictions<suffix of the format>``)."""
+    input inside the folder ``output`` (``<input name>.predictions<format suffix>``, so a.txt and a.csv
+    do not collide)."""
     from hatespeech.inference.prediction_files import SUFFIXES
 
     if len(files) == 1 and not output.is_dir() and output.suffix:
         return {str(files[0]): output}
-    return {str(file): output / f"{file.stem}.predictions{SUFFIXES[output_format]}" for file in files}
+    return {str(file): output / f"{file.name}.predictions{SUFFIXES[output_format]}" for file in files}
 
 
 def write_outputs(rows: Iterator[dict], paths: dict[str, Path], output_format: str, progress=None) -> tuple[int, int]:

@@ -12,15 +12,15 @@ from hatespeech.inference.cluster import ClusterJob, classified_rows
 
 
 def kill_one_actor() -> int:
-    """SIGKILL the process of one live actor of the model pool; its pid."""
-    from ray.util.state import list_actors
+    """SIGKILL the process of one live actor of the model pool (Ray titles it ``ray::MapWorker(...)``); its pid."""
+    import psutil
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        alive = [a for a in list_actors(filters=[("state", "=", "ALIVE")]) if "MapWorker" in a.class_name and a.pid]
-        if alive:
-            os.kill(alive[0].pid, signal.SIGKILL)
-            return alive[0].pid
+        for process in psutil.process_iter(["cmdline"]):
+            if (process.info["cmdline"] or [""])[0].startswith("ray::MapWorker"):
+                os.kill(process.pid, signal.SIGKILL)
+                return process.pid
         time.sleep(0.2)
     raise RuntimeError("no model actor came alive")
 

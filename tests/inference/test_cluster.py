@@ -47,8 +47,8 @@ def test_pieces_cover_every_line_once_in_order_with_its_number(tmp_path):
 def test_one_output_per_input(tmp_path):
     files = [tmp_path / "a.txt", tmp_path / "b.parquet"]
     assert output_paths(files, tmp_path / "out", "csv") == {
-        str(files[0]): tmp_path / "out" / "a.predictions.csv",
-        str(files[1]): tmp_path / "out" / "b.predictions.csv",
+        str(files[0]): tmp_path / "out" / "a.txt.predictions.csv",
+        str(files[1]): tmp_path / "out" / "b.parquet.predictions.csv",
     }
     assert output_paths(files[:1], tmp_path / "p.parquet", "parquet") == {str(files[0]): tmp_path / "p.parquet"}
 
@@ -90,13 +90,13 @@ def test_the_cluster_gives_the_one_process_labels_on_a_folder_of_every_format(tr
     assert "small.csv: line 5 has 1 fields; the header has 2" in result.stderr  # by file and line
     assert "rows.jsonl: line 2 is not valid JSON" in result.stderr
     for name in ("big.txt", "small.csv", "rows.jsonl"):
-        cluster = list(csv.DictReader((tmp_path / "out" / f"{Path(name).stem}.predictions.csv").open()))
+        cluster = list(csv.DictReader((tmp_path / "out" / f"{name}.predictions.csv").open()))
         single = list(csv.DictReader((tmp_path / "single" / f"{name}.csv").open()))
         assert [(r["line"], r["label"], r["error"]) for r in cluster] == [
             (r["line"], r["label"], r["error"]) for r in single], name  # fmt: skip
         assert all(abs(float(a["p_hate"]) - float(b["p_hate"])) < 1e-4 for a, b in zip(cluster, single, strict=True)
                    if a["p_hate"])  # fmt: skip
-    parquet = list(csv.DictReader((tmp_path / "out" / "rows.predictions.csv").open()))
+    parquet = list(csv.DictReader((tmp_path / "out" / "rows.parquet.predictions.csv").open()))
     big = list(csv.DictReader((tmp_path / "single" / "big.txt.csv").open()))
     assert [(r["line"], r["label"]) for r in parquet] == [(r["line"], r["label"]) for r in big[:300]]
 
