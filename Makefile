@@ -15,6 +15,10 @@ TRAIN_ARGS ?=
 # The quick multi-source configuration when the sources are there, else TweetEval alone.
 TRAIN_CONFIG ?= $(if $(wildcard ../shared/hate_sources),configs/train_quick.yaml,configs/train.yaml)
 
+# The site's Mermaid diagrams render offline: mermaid from its npm package, served with the site (not from a CDN).
+MERMAID_VERSION ?= 11.17.2
+MERMAID_JS := docs/javascripts/mermaid.min.js
+
 .PHONY: install install-dev browser postgres prometheus train train-full search search-worker test lint format clean serve docs
 
 install: $(VENV)/.installed
@@ -67,14 +71,20 @@ prometheus:
 	@command -v promtool >/dev/null || (apt-get update -q && apt-get install -y -q prometheus) \
 		|| echo "prometheus could not be installed (not root?): the alerting tests will be skipped"
 
-test: install-dev browser postgres prometheus
+$(MERMAID_JS):
+	@command -v npm >/dev/null || (apt-get update -q && apt-get install -y -q npm)
+	mkdir -p $(dir $@)
+	cd $$(mktemp -d) && npm pack --silent mermaid@$(MERMAID_VERSION) >/dev/null \
+		&& tar -xzf mermaid-$(MERMAID_VERSION).tgz package/dist/mermaid.min.js && mv package/dist/mermaid.min.js $(CURDIR)/$@
+
+test: install-dev browser postgres prometheus $(MERMAID_JS)
 	$(PY) -m pytest
 
 serve: install
 	MODEL_ID=$${MODEL_ID:-outputs/model} $(PY) app.py
 
 # The documentation site into site/ (mkdocs.yml; strict: a broken link or a missing page fails), offline.
-docs: install-dev
+docs: install-dev $(MERMAID_JS)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 lint: install-dev

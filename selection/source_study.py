@@ -100,6 +100,8 @@ def run_study(argv: list[str] | None) -> int:
                         "folders (final runs and only-<source> baselines) and stop.")  # fmt: skip
     parser.add_argument("--publish", type=Path, metavar="CONFIG", help="With --rank: write the chosen candidate's "
                         "configuration to CONFIG (configs/train_full.yaml), once the round is complete.")  # fmt: skip
+    parser.add_argument("--report_to", default="none", help="Where each run reports (train.py's --report_to): "
+                        "mlflow logs every run to one experiment, tagged with its candidate and fold.")  # fmt: skip
     parser.add_argument("train_args", nargs="*", help="More train.py flags for every run (after --).")
     args = parser.parse_args(argv)
     round_config = args.lso_config or LSO_CONFIG
@@ -153,14 +155,17 @@ def run_study(argv: list[str] | None) -> int:
         config = REPO_ROOT / "configs" / "train_mix.yaml"
         command = [sys.executable, str(REPO_ROOT / "train.py"), "--config", str(config), "--data_dir", args.data_dir,
                    "--sources_dir", args.sources_dir, "--seed", str(seed), "--output_dir", str(folder),
-                   "--report_to", "none", "--overwrite_output_dir", "true",  # a rerun replaces a failed attempt
+                   "--report_to", args.report_to, "--overwrite_output_dir", "true",  # a rerun replaces a failed attempt
                    *configurations[name], *args.train_args]  # fmt: skip
         if fold is not None:  # rule 5 needs the held-out validation splits alone
             held_out = [source for source in fixed["folds"][fold] if source in trained_sources(configurations[name])]
             command += ["--holdout_sources", *held_out, "--panel_scope", "validation"]
         folder.mkdir(parents=True, exist_ok=True)
         with (folder / "train.log").open("w") as log:
-            status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}).returncode
+            tags = {"MLFLOW_TAGS": json.dumps({"candidate": name, "fold": fold or "", "seed": seed})}
+            status = subprocess.run(
+                command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **tags}
+            ).returncode
         print(f"{folder.name}: exit {status} after {time.time() - started:.0f} s", flush=True)
         if status != 0:
             return None

@@ -62,6 +62,37 @@ def test_the_navigation_leads_to_three_pages_in_a_real_browser(site):
         server.shutdown()
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make browser)")
+def test_the_home_page_diagram_renders_without_a_network(site):
+    """Mermaid comes with the site (make fetches it from its npm package): every request that leaves loopback is
+    refused, and the diagram still draws as an SVG, not its source text."""
+    from playwright.sync_api import expect, sync_playwright
+
+    assert (site / "javascripts" / "mermaid.min.js").is_file(), "run `make docs/javascripts/mermaid.min.js` first"
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url, refused = f"http://127.0.0.1:{server.server_address[1]}/", []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.route(lambda address: not address.startswith(url), lambda route: (
+                refused.append(route.request.url), route.abort()))  # fmt: skip
+            page.goto(url)
+            diagram = page.locator(".mermaid svg").first
+            expect(diagram).to_be_visible(timeout=30_000)
+            expect(page.locator(".mermaid").first).to_contain_text("Training and search")  # drawn, as a label
+            assert "flowchart LR" not in page.locator("article").inner_text()  # not the source text
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            diagram.screenshot(path=str(ARTIFACTS / "docs_diagram.png"))
+            browser.close()
+    finally:
+        server.shutdown()
+    assert not [address for address in refused if "mermaid" in address], refused  # nothing fetched from a CDN
+
+
 def test_the_pages_workflow_is_valid_for_actionlint():
     actionlint = shutil.which("actionlint") or str(Path(sys.executable).parent / "actionlint")
     if not Path(actionlint).exists():

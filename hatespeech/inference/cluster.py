@@ -192,11 +192,13 @@ def classified_rows(job: ClusterJob, files: list[Path]) -> Iterator[dict]:
                 for r in read_piece(piece, text_column)]  # fmt: skip
 
     dataset = ray.data.from_items([vars(piece) for piece in pieces], override_num_blocks=max(1, len(pieces)))
-    dataset = dataset.flat_map(rows_of).map_batches(
+    # Reading reserves no core: with actors holding every core of a node, reads that wait for one would never run.
+    dataset = dataset.flat_map(rows_of, num_cpus=0).map_batches(
         ClassifyBatches,
         fn_constructor_kwargs={"model": job.model, "revision": job.revision, "backend": job.backend,
                                "batch_size": job.batch_size, "num_threads": job.num_threads},
         compute=ray.data.ActorPoolStrategy(size=job.actors),
+        num_cpus=job.num_threads or 1,  # an actor's share of its node's cores: its torch threads
         batch_size=job.batch_size * 4,
         batch_format="numpy",
         max_restarts=job.max_restarts,

@@ -2,8 +2,9 @@
 
 Ray binds the machine's outward interface whatever ``--node-ip-address`` says; in a namespace created with
 ``unshare --net`` (root) the only interface is ``lo``, so both nodes and the driver talk over 127.0.0.1 and nothing
-leaves the machine. ``run_on_cluster`` starts the head (2 CPUs) and a second node joining it (1 CPU), runs one
-command as the cluster's driver, and stops both, all inside one namespace.
+leaves the machine. ``run_on_cluster`` starts the head and the nodes joining it (by default a 2-CPU head and a
+1-CPU node), runs one command as the cluster's driver, and stops them, all inside one namespace. The tests and
+bench/cluster.py use it.
 """
 
 import os
@@ -30,30 +31,26 @@ def available() -> str | None:
     return None if probe.returncode == 0 else f"unshare --net is refused: {probe.stderr.decode()[-200:]}"
 
 
-def run_on_cluster(command: list[str], folder: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``command`` as the driver of a fresh two-node loopback cluster; the cluster's address is in the
-    command's environment as ``RAY_ADDRESS``."""
+def run_on_cluster(
+    command: list[str], folder: Path, timeout: float = 600, nodes: tuple[int, ...] = (2, 1)
+) -> subprocess.CompletedProcess:
+    """Run ``command`` as the driver of a fresh loopback cluster of ``nodes`` (CPUs of the head, then of each node
+    that joins it); the cluster's address is in the command's environment as ``RAY_ADDRESS``."""
     ray, memory = shlex.quote(str(BIN / "ray")), 150_000_000
-    head_log, node_log = shlex.quote(str(folder / "head.log")), shlex.quote(str(folder / "node.log"))
     # Ray's session folder holds unix sockets, whose paths must stay short: not under pytest's deep tmp_path.
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     common = f"--object-store-memory {memory} --disable-usage-stats --node-ip-address 127.0.0.1"
-    script = f"""
-set -u
-ip link set lo up
-export RAY_ADDRESS=127.0.0.1:{HEAD_PORT} RAY_USAGE_STATS_ENABLED=0
-{ray} start --head --port {HEAD_PORT} --num-cpus 2 --include-dashboard false --temp-dir {temp} \
-    {common} > {head_log} 2>&1 || {{ cat {head_log}; exit 90; }}
-{ray} start --address 127.0.0.1:{HEAD_PORT} --num-cpus 1 {common} > {node_log} 2>&1 \
-    || {{ cat {node_log}; {ray} stop --force; exit 91; }}
-{shlex.join(command)}
-status=$?
-{ray} stop --force > /dev/null 2>&1
-exit $status
-"""
+    lines = ["set -u", "ip link set lo up", f"export RAY_ADDRESS=127.0.0.1:{HEAD_PORT} RAY_USAGE_STATS_ENABLED=0"]
+    for index, cpus in enumerate(nodes):
+        log = shlex.quote(str(folder / f"node{index}.log"))
+        role = (f"--head --port {HEAD_PORT} --include-dashboard false --temp-dir {temp}" if index == 0
+                else f"--address 127.0.0.1:{HEAD_PORT}")  # fmt: skip
+        lines.append(f"{ray} start {role} --num-cpus {cpus} {common} > {log} 2>&1 "
+                     f"|| {{ cat {log}; {ray} stop --force; exit 90; }}")  # fmt: skip
+    lines += [shlex.join(command), "status=$?", f"{ray} stop --force > /dev/null 2>&1", "exit $status"]
     try:
         return subprocess.run(
-            ["unshare", "--net", "bash", "-c", script],
+            ["unshare", "--net", "bash", "-c", "\n".join(lines)],
             capture_output=True,
             text=True,
             timeout=timeout,
