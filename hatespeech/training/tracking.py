@@ -103,36 +103,45 @@ def panel_metrics(panel: PanelResult) -> dict[str, float]:
 
 
 class TrialLog:
-    """Each finished Optuna trial as a nested MLflow run under the active one, logged once; the best tagged."""
+    """Each finished Optuna trial as a nested MLflow run under the active one, with the trial's own start and end
+    times, logged once; the best tagged."""
 
     def __init__(self):
         self.mlflow = _mlflow()
+        self.client = self.mlflow.MlflowClient()
         self.runs: dict[int, str] = {}  # trial number -> MLflow run id
 
     def log_finished(self, study) -> None:
+        from mlflow.entities import Metric, Param
         from optuna.trial import TrialState
 
+        parent = self.mlflow.active_run()
         for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
             if trial.number in self.runs:
                 continue
-            with self.mlflow.start_run(run_name=f"trial-{trial.number}", nested=True) as run:
-                self.mlflow.log_params(trial.params)
-                for step, value in sorted(trial.intermediate_values.items()):
-                    self.mlflow.log_metric("objective", value, step=step)
-                if trial.value is not None:
-                    self.mlflow.log_metric("objective_final", trial.value)
-                self.mlflow.set_tags(
-                    {
-                        "optuna.study": study.study_name,
-                        "optuna.trial": trial.number,
-                        "optuna.state": trial.state.name,
-                        "worker": trial.user_attrs.get("worker", ""),
-                    }
-                )
-                self.runs[trial.number] = run.info.run_id  # fmt: skip
+            tags = {"mlflow.parentRunId": parent.info.run_id, "optuna.study": study.study_name,
+                    "optuna.trial": str(trial.number), "optuna.state": trial.state.name,
+                    "worker": str(trial.user_attrs.get("worker", ""))}  # fmt: skip
+            run = self.client.create_run(parent.info.experiment_id, start_time=_ms(trial.datetime_start), tags=tags,
+                                         run_name=f"trial-{trial.number}")  # fmt: skip
+            end = _ms(trial.datetime_complete)
+            metrics = [
+                Metric("objective", value, end, step) for step, value in sorted(trial.intermediate_values.items())
+            ]
+            if trial.value is not None:
+                metrics.append(Metric("objective_final", trial.value, end, 0))
+            params = [Param(name, str(value)) for name, value in trial.params.items()]
+            self.client.log_batch(run.info.run_id, metrics=metrics, params=params)
+            self.client.set_terminated(run.info.run_id, end_time=end)
+            self.runs[trial.number] = run.info.run_id
 
     def tag_best(self, study) -> None:
         best = study.best_trial.number
         if best in self.runs:
-            self.mlflow.MlflowClient().set_tag(self.runs[best], "best_trial", "true")
+            self.client.set_tag(self.runs[best], "best_trial", "true")
             self.mlflow.set_tag("best_trial_run", self.runs[best])
+
+
+def _ms(moment) -> int | None:
+    """A trial's datetime as MLflow's milliseconds since the epoch."""
+    return None if moment is None else int(moment.timestamp() * 1000)

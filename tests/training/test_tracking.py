@@ -106,6 +106,7 @@ def test_a_search_logs_each_trial_as_a_nested_run_and_tags_the_best(searched):
         assert set(trial.data.params) == set(summary["best_params"])  # each trial's sampled hyperparameters
         assert 0 <= trial.data.metrics["objective_final"] <= 1 and trial.data.tags["optuna.state"] == "COMPLETE"
         assert len(client.get_metric_history(trial.info.run_id, "objective")) == 2  # each evaluation
+        assert trial.info.end_time - trial.info.start_time >= 100  # the trial's own training time, in ms
     (best,) = [trial for trial in trials if trial.data.tags.get("best_trial") == "true"]
     assert best.info.run_name == f"trial-{summary['best_trial']}"
     assert best.data.metrics["objective_final"] == pytest.approx(summary["best_value"])
