@@ -282,8 +282,8 @@ def test_a_pipe_in_a_source_name_stays_inside_its_table_cell():
              "hatecheck": {"n": 1, "overall": 1.0, "hateful": 1.0, "non_hateful": 1.0,
                            "functionalities": {}}}  # fmt: skip
     rows = [line for line in panel_markdown(PanelResult.from_dict(panel)).splitlines() if "a\\|b" in line]
-    # Column separators (unescaped pipes): 7 in the test-split table (6 columns), 5 in the validation table (4).
-    assert [len(re.findall(r"(?<!\\)\|", line)) for line in rows] == [7, 5]
+    # Column separators (unescaped pipes): 7 in the test-split table (6 columns), 6 in the validation table (5).
+    assert [len(re.findall(r"(?<!\\)\|", line)) for line in rows] == [7, 6]
 
 
 def test_evaluate_checks_the_panel_sources_before_writing_anything(trained_model_dir, tmp_path, capsys):
