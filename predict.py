@@ -44,8 +44,10 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--num_threads", type=int, help="torch CPU threads (default: torch's choice).")
     parser.add_argument("--cluster", metavar="ADDRESS", help="Classify on a running Ray cluster ('auto', or the "
                         "head's host:port); --input may then be a folder, and --output a folder for it.")  # fmt: skip
-    parser.add_argument("--actors", type=int, default=2, help="With --cluster: model replicas (one per CPU core "
-                        "pair, or per GPU).")  # fmt: skip
+    parser.add_argument("--actors", type=int, default=2, help="With --cluster: model replicas, each holding "
+                        "--num_threads cores (default 1).")  # fmt: skip
+    parser.add_argument("--gpus_per_actor", type=float, default=0, help="With --cluster: GPUs each actor holds "
+                        "(1: one GPU each; 0: CPU actors).")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -114,7 +116,7 @@ def predict_on_cluster(args) -> int:
         return 2
     paths = cluster.output_paths(files, args.output, args.format)
     job = cluster.ClusterJob(args.cluster, args.model, args.revision, args.backend, args.text_column, args.actors,
-                             args.batch_size, args.num_threads)  # fmt: skip
+                             args.batch_size, args.num_threads, gpus_per_actor=args.gpus_per_actor)  # fmt: skip
     with tqdm(total=sum(map(cluster.total_rows, files)), unit="row") as progress:
         classified, bad = cluster.write_outputs(cluster.classified_rows(job, files), paths, args.format, progress)
     return summarise(args.output, classified, bad)

@@ -173,6 +173,7 @@ class ClusterJob:
     num_threads: int | None = None
     lines_per_piece: int = LINES_PER_PIECE
     max_restarts: int = 3  # per actor; its lost batches are run again on the restarted one
+    gpus_per_actor: float = 0  # Ray hides the GPUs from an actor that asks for none
 
 
 def classified_rows(job: ClusterJob, files: list[Path]) -> Iterator[dict]:
@@ -199,6 +200,7 @@ def classified_rows(job: ClusterJob, files: list[Path]) -> Iterator[dict]:
                                "batch_size": job.batch_size, "num_threads": job.num_threads},
         compute=ray.data.ActorPoolStrategy(size=job.actors),
         num_cpus=job.num_threads or 1,  # an actor's share of its node's cores: its torch threads
+        num_gpus=job.gpus_per_actor,
         batch_size=job.batch_size * 4,
         batch_format="numpy",
         max_restarts=job.max_restarts,
