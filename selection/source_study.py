@@ -546,8 +546,8 @@ def rank_table6(rows: list[dict], fixed: dict) -> str:
         folds = ",".join(sorted({fold for fold, _ in entry["runs"]})) + ("" if entry["complete"] else " (incomplete)")
         eligible = {None: "-", True: "yes", False: "**no**"}[entry["eligible"]]
         lines.append(
-            f"| {name} | {folds} | {entry['rule6']:.4f} | {entry['f1']:.4f} | {entry['mentions']:.4f} | "
-            f"{eligible} | {entry['f1_perturbed']:.4f} | "
+            f"| {name} | {folds} | {_number(entry['rule6'])} | {_number(entry['f1'])} | {_number(entry['mentions'])} | "
+            f"{eligible} | {_number(entry['f1_perturbed'])} | "
             f"{_number(entry.get('non_hateful_accuracy', {}).get('dynahate'))} | "
             f"{_number(entry.get('pred_hate_rate', {}).get('tweeteval'), 3)} | "
             f"{statistics.median(entry['wall_time_s']):.0f} | {'; '.join(sorted(entry['hardware']))} |"
