@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from hatespeech import HATE, LABEL_NAMES, NOT_HATE
 from hatespeech.tweets import Record, TweetError, count_lines, file_format, read_records, tweet_problem
 
 logger = logging.getLogger(__name__)
@@ -153,9 +154,8 @@ class ClassifyBatches:
             p = predictions.get(i)
             out["label"].append(p.label if p else None)
             out["score"].append(p.score if p else None)
-            probabilities = list(p.probabilities.values()) if p else [None, None]
-            out["p_not_hate"].append(probabilities[0])
-            out["p_hate"].append(probabilities[1])
+            out["p_not_hate"].append(p.probabilities[LABEL_NAMES[NOT_HATE]] if p else None)
+            out["p_hate"].append(p.probabilities[LABEL_NAMES[HATE]] if p else None)
         return {**batch, **out}
 
 
@@ -236,7 +236,7 @@ def write_outputs(rows: Iterator[dict], paths: dict[str, Path], output_format: s
     from hatespeech.inference.prediction_files import PredictionWriter
 
     classified = bad = 0
-    writer, current = None, None
+    writer, current, written = None, None, set()
     try:
         for row in rows:
             if row["file"] != current:
@@ -250,12 +250,15 @@ def write_outputs(rows: Iterator[dict], paths: dict[str, Path], output_format: s
                 (progress.write if progress else print)(f"{current}: {record.message}", file=sys.stderr)
             else:
                 classified += 1
-                prediction = Prediction(row["label"], row["score"], {"not-hate": row["p_not_hate"],
-                                                                     "hate": row["p_hate"]})  # fmt: skip
+                prediction = Prediction(row["label"], row["score"], {LABEL_NAMES[NOT_HATE]: row["p_not_hate"],
+                                                                     LABEL_NAMES[HATE]: row["p_hate"]})  # fmt: skip
             writer.write(record, prediction)
+            written.add(current)
             if progress:
                 progress.update(1)
     finally:
         if writer:
             writer.close()
+    for file in paths.keys() - written:  # an input without rows still gets its (empty) output, as in one process
+        PredictionWriter(paths[file], output_format).close()
     return classified, bad

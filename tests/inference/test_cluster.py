@@ -53,6 +53,32 @@ def test_one_output_per_input(tmp_path):
     assert output_paths(files[:1], tmp_path / "p.parquet", "parquet") == {str(files[0]): tmp_path / "p.parquet"}
 
 
+def test_the_driver_writes_each_input_in_order_in_every_format_and_an_empty_input_too(tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    from hatespeech.inference.cluster import write_outputs
+
+    def row(file: str, line: int, error: str = "") -> dict:
+        good = not error
+        return {"file": file, "line": line, "text": "" if error else f"tweet {line}", "error": error,
+                "label": "hate" if good else None, "score": 0.8 if good else None,
+                "p_not_hate": 0.2 if good else None, "p_hate": 0.8 if good else None}  # fmt: skip
+
+    rows = [row("a.txt", 1), row("a.txt", 2, "is empty"), row("a.txt", 3), row("b.txt", 1)]
+    for output_format in ("csv", "parquet"):
+        paths = {name: tmp_path / output_format / f"{name}.out" for name in ("a.txt", "b.txt", "empty.txt")}
+        assert write_outputs(iter(rows), paths, output_format) == (3, 1)
+        if output_format == "parquet":
+            written = pq.read_table(paths["a.txt"]).to_pylist()
+            assert [(r["line"], r["label"], r["error"]) for r in written] == [
+                (1, "hate", None), (2, None, "line 2 is empty"), (3, "hate", None)]  # fmt: skip
+            assert pq.read_table(paths["empty.txt"]).num_rows == 0
+        else:
+            assert [r["line"] for r in csv.DictReader(paths["a.txt"].open())] == ["1", "2", "3"]
+            assert paths["empty.txt"].read_text().startswith("line,text,label")  # the header alone
+    assert "a.txt: line 2 is empty" in capsys.readouterr().err
+
+
 @needs_cluster
 @pytest.mark.slow
 def test_the_cluster_gives_the_one_process_labels_on_a_folder_of_every_format(trained_model_dir, tmp_path):
