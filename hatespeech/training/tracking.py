@@ -13,7 +13,6 @@ Where runs go is MLflow's own configuration: ``MLFLOW_TRACKING_URI`` (a tracking
 """
 
 import json
-import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,17 +22,14 @@ from hatespeech.evaluation.panel_result import PanelResult
 from hatespeech.evaluation.panel_view import worst_identity
 from hatespeech.run_folder import CARD, RunFolder
 
-logger = logging.getLogger(__name__)
-
 DEFAULT_EXPERIMENT = "hatespeech"
 DATA_OPTIONS = ("sources", "source_temperature", "holdout_sources", "deobfuscate", "counter_frames",
                 "augment_probability", "max_seq_length", "data_dir", "dataset_name")  # fmt: skip
 
 
 def wanted(training_args) -> bool:
-    """Whether this run reports to MLflow (``--report_to mlflow``, or ``all`` with the package installed)."""
-    report_to = training_args.report_to or []
-    return "mlflow" in report_to
+    """Whether this run reports to MLflow (``--report_to mlflow``; ``all`` names it when the package is installed)."""
+    return "mlflow" in (training_args.report_to or [])
 
 
 def _mlflow():
@@ -51,13 +47,25 @@ def tracked_run(training_args, data_args):
     if not wanted(training_args) or training_args.process_index != 0:
         yield None
         return
-    mlflow = _mlflow()
+    mlflow, tags = _mlflow(), _tags(os.environ.get("MLFLOW_TAGS") or "{}")
     mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT)
     with mlflow.start_run(run_name=Path(training_args.output_dir).name):
-        mlflow.set_tags(json.loads(os.environ.get("MLFLOW_TAGS") or "{}"))
+        mlflow.set_tags(tags)
         options = {name: getattr(data_args, name, None) for name in DATA_OPTIONS}
         mlflow.log_params({f"data.{name}": _shown(value) for name, value in options.items() if value not in (None, [])})
         yield mlflow
+
+
+def _tags(text: str) -> dict:
+    try:
+        tags = json.loads(text)
+    except ValueError:
+        tags = None
+    if not isinstance(tags, dict):
+        raise ConfigError(
+            f'MLFLOW_TAGS must be a JSON object of tags, e.g. \'{{"candidate": "twelve"}}\'; got {text!r}'
+        )
+    return tags
 
 
 def _shown(value) -> str:

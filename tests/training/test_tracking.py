@@ -144,3 +144,9 @@ def test_report_to_mlflow_without_the_package_says_how_to_install_it(train_args,
     monkeypatch.setitem(__import__("sys").modules, "mlflow", None)  # as if the extra were not installed
     assert train.main([*train_args, "--report_to", "mlflow"]) == 2
     assert "--report_to mlflow needs the mlflow package: pip install -e .[tracking]" in capsys.readouterr().err
+
+
+def test_tags_that_are_not_a_json_object_stop_before_any_run(train_args, monkeypatch, capsys):
+    monkeypatch.setenv("MLFLOW_TAGS", "candidate=twelve")
+    assert train.main([*train_args, "--report_to", "mlflow"]) == 2
+    assert "MLFLOW_TAGS must be a JSON object of tags" in capsys.readouterr().err
