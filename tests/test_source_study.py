@@ -225,6 +225,7 @@ def test_a_run_summary_holds_the_rounds_goals_read_from_the_published_runs_panel
     row = source_study.summarize(REPO_ROOT / "results" / "eight-t2-seed42")
     assert row["hatecheck_worst_identity"] == ["disabled people", 0.613]  # HateCheck's own, not HatemojiBuild's
     assert row["hatecheck_spelling"]["spell_space_add_h"] == 0.145 and len(row["hatecheck_spelling"]) == 5
+    assert len(row["hatecheck_functionalities"]) == 29 and row["hatecheck_functionalities"]["negate_neg_nh"] == 0.278
     assert row["run"] == "eight-t2-seed42" and row["tweeteval_test"] == pytest.approx(0.5722, abs=1e-4)
 
 
