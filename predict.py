@@ -117,8 +117,9 @@ def predict_on_cluster(args) -> int:
     paths = cluster.output_paths(files, args.output, args.format)
     job = cluster.ClusterJob(args.cluster, args.model, args.revision, args.backend, args.text_column, args.actors,
                              args.batch_size, args.num_threads, gpus_per_actor=args.gpus_per_actor)  # fmt: skip
-    with tqdm(total=sum(map(cluster.total_rows, files)), unit="row") as progress:
-        classified, bad = cluster.write_outputs(cluster.classified_rows(job, files), paths, args.format, progress)
+    pieces = cluster.plan(files)
+    with tqdm(total=cluster.total_rows(pieces), unit="row") as progress:
+        classified, bad = cluster.write_outputs(cluster.classified_rows(job, pieces), paths, args.format, progress)
     return summarise(args.output, classified, bad)
 
 

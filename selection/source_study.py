@@ -34,6 +34,7 @@ A run whose panel.json exists is not run again, so an interrupted study resumes 
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -465,7 +466,7 @@ def rule6(rows: list[dict], fixed: dict) -> dict[str, dict]:
         entry["f1_perturbed"] = statistics.mean(entry["perturbed"][s] for s in both) if both else float("nan")
         entry["mentions"] = statistics.mean(mentions) if None not in mentions else float("nan")
         entry["rule6"] = (entry["f1"] + entry["mentions"]) / 2
-        entry["complete"] = entry["complete"] and entry["rule6"] == entry["rule6"]  # NaN: a record lacks a number
+        entry["complete"] = entry["complete"] and not math.isnan(entry["rule6"])  # NaN: a record lacks a number
     incumbent = scores.get(fixed["incumbent"])
     for entry in scores.values():
         floor = incumbent["f1"] - fixed["max_f1_loss"] if incumbent and incumbent["complete"] else None

@@ -187,7 +187,8 @@ def with_counter_frames(train: Dataset, probability: float, seed: int) -> Datase
                 len(framed), sum(train["label"]), probability)  # fmt: skip
     rows = {"text": [text for _, text in framed], "label": [0] * len(framed)}
     if "source" in train.column_names:
-        rows["source"] = [train["source"][index] for index, _ in framed]
+        sources = train["source"]  # read the column once: each train["source"] materialises all of it
+        rows["source"] = [sources[index] for index, _ in framed]
     return concatenate_datasets([train, Dataset.from_dict(rows, features=train.features)])
 
 

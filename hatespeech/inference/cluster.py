@@ -96,8 +96,11 @@ def read_piece(piece: Piece, text_column: str) -> Iterator[Record]:
         yield from _parquet_records(piece, text_column)
         return
     with path.open("rb") as handle:
+        if piece.end == -1:  # a whole file (CSV): streamed, as the one-process path reads it
+            yield from read_records(handle, path.name, text_column)
+            return
         handle.seek(piece.start)
-        data = handle.read() if piece.end == -1 else handle.read(piece.end - piece.start)
+        data = handle.read(piece.end - piece.start)
     if piece.start > 0:  # a later piece of the file: the UTF-8 byte-order mark belongs to the first alone
         data = data.removeprefix(b"\xef\xbb\xbf")
     for record in read_records(io.BytesIO(data), path.name, text_column):
@@ -127,13 +130,26 @@ def check_readable(path: Path, text_column: str) -> None:
         next(read_records(handle, path.name, text_column), None)
 
 
-def total_rows(path: Path) -> int:
-    """Rows of a file, for the progress bar: lines (a CSV row with a line break counts twice), or Parquet rows."""
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
+def total_rows(pieces: list[Piece]) -> int:
+    """Rows of the planned files, for the progress bar: lines (a CSV row with a line break counts twice), or Parquet
+    rows. From the plan, so a large text file is not read again: only its last piece's lines are counted."""
+    last: dict[str, Piece] = {}
+    for piece in pieces:
+        last[piece.path] = piece
+    total = 0
+    for path, piece in ((Path(p), piece) for p, piece in last.items()):
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
 
-        return pq.ParquetFile(path).metadata.num_rows
-    return count_lines(path) - (path.suffix.lower() == ".csv")  # the header
+            total += pq.ParquetFile(path).metadata.num_rows
+        elif piece.end == -1:  # a whole CSV file, less its header
+            total += count_lines(path) - 1
+        else:
+            with path.open("rb") as handle:
+                handle.seek(piece.start)
+                tail = handle.read(piece.end - piece.start)
+            total += piece.first_line - 1 + tail.count(b"\n") + (not tail.endswith(b"\n"))
+    return total
 
 
 class ClassifyBatches:
@@ -171,20 +187,23 @@ class ClusterJob:
     actors: int
     batch_size: int = 128
     num_threads: int | None = None
-    lines_per_piece: int = LINES_PER_PIECE
     max_restarts: int = 3  # per actor; its lost batches are run again on the restarted one
     gpus_per_actor: float = 0  # Ray hides the GPUs from an actor that asks for none
 
 
-def classified_rows(job: ClusterJob, files: list[Path]) -> Iterator[dict]:
-    """Every row of ``files``, in input order, with its prediction (None fields for a bad row)."""
+def plan(files: list[Path], lines_per_piece: int = LINES_PER_PIECE) -> list[Piece]:
+    """The pieces of every file, in order (one pass over each text file)."""
+    return [piece for file in files for piece in plan_pieces(file, lines_per_piece)]
+
+
+def classified_rows(job: ClusterJob, pieces: list[Piece]) -> Iterator[dict]:
+    """Every row of the planned ``pieces``, in input order, with its prediction (None fields for a bad row)."""
     import ray
 
     if not ray.is_initialized():
         ray.init(address=job.address, logging_level=logging.WARNING, log_to_driver=False)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # one output per input, rows in input order
-    pieces = [piece for file in files for piece in plan_pieces(file, job.lines_per_piece)]
     text_column = job.text_column
 
     def rows_of(item: dict) -> list[dict]:

@@ -99,8 +99,8 @@ def panel_metrics(panel: PanelResult) -> dict[str, float]:
     for source, scores in panel.validation.items():
         if scores.non_hateful_accuracy is not None:
             metrics[f"panel_validation_{source}_non_hateful_accuracy"] = scores.non_hateful_accuracy
-    for kind, scores in (panel.holdout or {}).get("validation", {}).items():
-        metrics[f"panel_holdout_{kind}_macro_f1"] = scores
+    for source, macro_f1 in (panel.holdout or {}).get("validation", {}).items():
+        metrics[f"panel_holdout_{source}_macro_f1"] = macro_f1
     if panel.hatecheck is not None:
         metrics |= {"panel_hatecheck_overall": panel.hatecheck.overall, "panel_hatecheck_hateful":
                     panel.hatecheck.hateful, "panel_hatecheck_non_hateful": panel.hatecheck.non_hateful}  # fmt: skip

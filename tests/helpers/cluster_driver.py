@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from hatespeech.inference.cluster import ClusterJob, classified_rows
+from hatespeech.inference.cluster import ClusterJob, classified_rows, plan
 
 
 def kill_one_actor() -> int:
@@ -26,10 +26,9 @@ def kill_one_actor() -> int:
 
 
 def main(model: str, source: str, out: str) -> None:
-    job = ClusterJob(os.environ["RAY_ADDRESS"], model, None, "fp32", "text", actors=2, batch_size=16,
-                     lines_per_piece=250)  # fmt: skip
+    job = ClusterJob(os.environ["RAY_ADDRESS"], model, None, "fp32", "text", actors=2, batch_size=16)
     rows, killed = [], None
-    for row in classified_rows(job, [Path(source)]):
+    for row in classified_rows(job, plan([Path(source)], lines_per_piece=250)):
         rows.append([row["line"], row["label"]])
         if len(rows) == 200:
             killed = kill_one_actor()

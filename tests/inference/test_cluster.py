@@ -12,7 +12,7 @@ import pytest
 from conftest import COMMON_WORDS, HATE_WORDS, NEUTRAL_WORDS
 
 import predict
-from hatespeech.inference.cluster import Piece, output_paths, plan_pieces, read_piece
+from hatespeech.inference.cluster import Piece, output_paths, plan_pieces, read_piece, total_rows
 
 pytest.importorskip("ray", reason="the cluster extra is not installed (pip install -e .[cluster])")
 from helpers.ray_cluster import available, run_on_cluster  # noqa: E402
@@ -38,6 +38,7 @@ def test_pieces_cover_every_line_once_in_order_with_its_number(tmp_path):
     assert [r.line for r in records] == list(range(1, 1004))
     assert [r.text for r in records if r.line != 501] == [t for i, t in enumerate(texts) if i != 500]
     assert records[500].error == "is empty"
+    assert total_rows(pieces) == 1003  # from the plan and the last piece, without reading the file again
     csv_file = tmp_path / "t.csv"
     csv_file.write_text('text\n"a quoted\nline break"\nplain\n')
     assert plan_pieces(csv_file, 1) == [Piece(str(csv_file), 0, -1, 1)]  # quoted fields may span lines: whole
