@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home from a Space or a laptop
@@ -78,6 +79,7 @@ def create_app(model_id: str | None = None, revision: str | None = None, setting
 
 
 def main() -> int:
+    started = time.perf_counter()
     import uvicorn
 
     from hatespeech.inference.classifier import ModelError
@@ -89,6 +91,8 @@ def main() -> int:
     try:
         settings = load(ServerSettings)
         app = create_app(settings=settings)
+        # Imports, the UI and the API; the model's own phases (load, warm-up) are in the same metric.
+        app.state.service.telemetry.startup.labels("app").set(time.perf_counter() - started)
     except (SettingsError, FeedbackStoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

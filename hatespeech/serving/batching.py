@@ -37,13 +37,16 @@ class MicroBatcher:
         max_wait_ms: float = 0.0,
         bulk_chunk: int = 64,
         on_idle: Callable[[], None] | None = None,
+        on_batch: Callable[[list[float], float], None] | None = None,
     ):
         self.classify, self.max_batch, self.max_wait = classify, max_batch, max_wait_ms / 1000
         self.on_idle = on_idle  # called in the inference thread when bulk work has drained
+        # Called after each batch of single texts with each one's seconds in the queue and the batch's model time.
+        self.on_batch = on_batch
         self.bulk_chunk = bulk_chunk
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self.last_batch, self.last_seconds = 0, 0.0  # the last single-tweet batch's size and model time
-        self.singles: deque[tuple[str, asyncio.Future]] = deque()
+        self.singles: deque[tuple[str, asyncio.Future, float]] = deque()  # text, its answer, when it was queued
         self.bulk: deque[tuple[list[str], asyncio.Future]] = deque()
         self.wake: asyncio.Event | None = None
         self.task: asyncio.Task | None = None
@@ -59,8 +62,9 @@ class MicroBatcher:
 
     async def submit(self, text: str) -> Prediction:
         """Classify one text, batched with the other single texts queued meanwhile."""
-        future = asyncio.get_running_loop().create_future()
-        self.singles.append((text, future))
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.singles.append((text, future, loop.time()))
         self.wake.set()
         return await future
 
@@ -92,9 +96,11 @@ class MicroBatcher:
                 batch = await self._take_singles()
                 if batch:
                     started = asyncio.get_running_loop().time()
-                    outcome = await self._classify([text for text, _ in batch])
+                    outcome = await self._classify([text for text, *_ in batch])
                     self.last_batch, self.last_seconds = len(batch), asyncio.get_running_loop().time() - started
-                    for index, (_, future) in enumerate(batch):
+                    if self.on_batch is not None:
+                        self.on_batch([started - queued for *_, queued in batch], self.last_seconds)
+                    for index, (_, future, _) in enumerate(batch):
                         _deliver(future, outcome if isinstance(outcome, Exception) else outcome[index])
             elif self.bulk:
                 texts, future = self.bulk.popleft()
@@ -105,8 +111,8 @@ class MicroBatcher:
             if not self.singles and not self.bulk:
                 self.wake.clear()
 
-    async def _take_singles(self) -> list[tuple[str, asyncio.Future]]:
-        batch: list[tuple[str, asyncio.Future]] = []
+    async def _take_singles(self) -> list[tuple[str, asyncio.Future, float]]:
+        batch: list[tuple[str, asyncio.Future, float]] = []
         loop = asyncio.get_running_loop()
         deadline, fill_deadline = loop.time() + self.max_wait, loop.time() + self.last_seconds / 2
         while len(batch) < self.max_batch:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hatespeech import HATE, LABEL_NAMES
 from hatespeech.inference.classifier import Classifier, Prediction
@@ -43,6 +43,22 @@ class Telemetry:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
         )  # fmt: skip
         self.labels = Counter("hatespeech_predicted", "Predicted labels", ["label"], registry=self.registry)
+        # Where a request's time goes inside the server (bench/serve.py's breakdown reads these).
+        seconds = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
+        self.queue_wait = Histogram("hatespeech_queue_seconds", "Seconds a single tweet waits for its batch to start",
+                                    registry=self.registry, buckets=seconds)  # fmt: skip
+        self.batch_wait = Histogram("hatespeech_batch_seconds", "Seconds of the model call a single tweet rides in",
+                                    registry=self.registry, buckets=seconds)  # fmt: skip
+        self.stage = Histogram("hatespeech_batch_stage_seconds", "Seconds per model call in each stage",
+                               ["stage"], registry=self.registry, buckets=seconds)  # fmt: skip
+        self.startup = Gauge("hatespeech_startup_seconds", "Seconds of each start-up phase (app, model load, warm-up)",
+                             ["phase"], registry=self.registry)  # fmt: skip
+
+    def observe_batch(self, queued: list[float], seconds: float) -> None:
+        """A batch of single tweets: each one's time in the queue, and the model time it waited for."""
+        for wait in queued:
+            self.queue_wait.observe(wait)
+            self.batch_wait.observe(seconds)
 
     def count(self, predictions: list[Prediction]) -> None:
         """Served classifications (never an explanation's word-deleted variants) in the labels and drift window."""
@@ -121,11 +137,15 @@ class ModelService:
         self.telemetry = Telemetry(drift_window)
         self.classifier: Classifier | None = None
         self.batcher = MicroBatcher(self._classify, max_batch=max_batch, max_wait_ms=max_wait_ms, bulk_chunk=bulk_chunk,
-                                    on_idle=release_free_memory if trim_memory else None)  # fmt: skip
+                                    on_idle=release_free_memory if trim_memory else None,
+                                    on_batch=self.telemetry.observe_batch)  # fmt: skip
 
     def _classify(self, texts: list[str]) -> list[Prediction]:
-        predictions = self.classifier.classify(texts)
+        stages: dict[str, float] = {}
+        predictions = self.classifier.classify(texts, stages)
         self.telemetry.batch_size.observe(len(predictions))
+        for stage, seconds in stages.items():
+            self.telemetry.stage.labels(stage).observe(seconds)
         return predictions
 
     def ensure_loaded(self) -> None:
@@ -140,11 +160,15 @@ class ModelService:
             self.telemetry.drift.reference = read_reference(path.read_bytes()) if path else None
 
     def _load_and_warm_up(self) -> None:
+        started = time.perf_counter()
         classifier = self.load()
+        loaded = time.perf_counter()
         # The first calls of an engine allocate and pick kernels (ONNX Runtime: ~10x a warm call); pay that
         # before /health says ready, not in the first visitor's request.
         for size in WARM_UP_BATCHES:
             classifier.classify([WARM_UP_TEXT] * size)
+        self.telemetry.startup.labels("model_load").set(loaded - started)
+        self.telemetry.startup.labels("warm_up").set(time.perf_counter() - loaded)
         self.classifier = classifier
 
     async def classify_one(self, text: str) -> Prediction:

@@ -146,10 +146,14 @@ def test_app_serves_the_pushed_model_by_hub_id(hub, pushed, tmp_path):
         assert health == {"model_id": REPO_ID, "revision": None, "ready": True}
         answer = httpx.post(f"http://127.0.0.1:{port}/predict_labels_one_tweet", params={"tweet": "go back"})
         assert answer.status_code == 200 and answer.json()["label"] in {"hate", "not-hate"}
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     finally:
         server.terminate()
         server.wait(timeout=30)
     assert (tmp_path / "space_home" / "hub").is_dir(), "the model was downloaded through the Hub cache"
+    startup = {line.split('"')[1]: float(line.split()[-1])
+               for line in metrics.splitlines() if line.startswith("hatespeech_startup_seconds{")}  # fmt: skip
+    assert set(startup) == {"app", "model_load", "warm_up"} and all(seconds > 0 for seconds in startup.values())
 
 
 RAW_TWEETS = ["@Bob_99 go back invaders https://t.co/x1", "nice day @alice www.example.org/love",

@@ -157,6 +157,12 @@ def test_concurrent_single_tweets_are_micro_batched(base_url):
     tweets_served = _metric(metrics, "hatespeech_batch_size_sum") - _metric(before, "hatespeech_batch_size_sum")
     assert tweets_served == 40
     assert calls < 40, "concurrent requests shared model calls"
+    # Where the time went: each single tweet's queue wait and the model call it rode in, each call's stages.
+    for per_tweet in ("hatespeech_queue_seconds_count", "hatespeech_batch_seconds_count"):
+        assert _metric(metrics, per_tweet) - _metric(before, per_tweet) == 40
+    for stage in ("tokenize", "forward", "results"):
+        name = f'hatespeech_batch_stage_seconds_count{{stage="{stage}"}}'
+        assert _metric(metrics, name) - _metric(before, name) == calls
 
 
 def _metric(text: str, name: str) -> float:
@@ -185,9 +191,9 @@ def test_an_upload_whose_client_gives_up_stops_being_classified(trained_model_di
         service = app.state.service
         classify = service.classifier.classify
 
-        def slow(texts):  # 157 chunks x 50 ms: about 8 s for the whole file
+        def slow(texts, *stages):  # 157 chunks x 50 ms: about 8 s for the whole file
             time.sleep(0.05)
-            return classify(texts)
+            return classify(texts, *stages)
 
         service.classifier.classify = slow
         lines = "".join(f"tweet number {i} go back\n" for i in range(10_000)).encode()

@@ -86,7 +86,7 @@ def test_the_model_is_loaded_warmed_up_and_run_on_the_one_inference_thread(train
         classifier = Classifier(str(trained_model_dir), backend="fp32")
         threads.append(("load", threading.get_ident()))
         classify = classifier.classify
-        classifier.classify = lambda texts: threads.append(("classify", threading.get_ident())) or classify(texts)
+        classifier.classify = lambda *args: threads.append(("classify", threading.get_ident())) or classify(*args)
         return classifier
 
     service = ModelService(load, str(trained_model_dir), None)
