@@ -4,14 +4,12 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from transformers import (
-    AutoConfig,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    PretrainedConfig,
-    PreTrainedModel,
-)
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PretrainedConfig
+
+if TYPE_CHECKING:  # importing it loads transformers' whole modelling stack (~2 s), which the exported engines skip
+    from transformers import PreTrainedModel
 
 from hatespeech import ID2LABEL, LABEL2ID
 from hatespeech.config import ConfigError
@@ -87,7 +85,7 @@ def check_max_seq_length(args: ModelArguments, max_seq_length: int) -> None:
         )
 
 
-def get_model(args: ModelArguments) -> PreTrainedModel:
+def get_model(args: ModelArguments) -> "PreTrainedModel":
     """The encoder with a fresh two-way classification head labelled not-hate / hate."""
     model = AutoModelForSequenceClassification.from_pretrained(
         resolve_model_path(args.model_name_or_path),
@@ -101,7 +99,7 @@ def get_model(args: ModelArguments) -> PreTrainedModel:
     return model
 
 
-def freeze_lower_layers(model: PreTrainedModel, count: int) -> None:
+def freeze_lower_layers(model: "PreTrainedModel", count: int) -> None:
     """Stop gradients to the embeddings and the first ``count`` layers (all of them for -1)."""
     encoder = model.base_model
     layers = encoder.encoder.layer

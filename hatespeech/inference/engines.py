@@ -16,6 +16,7 @@ ran on this CPU; without a measurement for this CPU it takes the first passing e
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +144,12 @@ class OnnxInt8Engine(OnnxEngine):
 
 class OpenVinoEngine(ExportedEngine):
     """The exported ONNX graph compiled by OpenVINO for the CPU (its default precision: bf16 on CPUs with native
-    bf16), latency-tuned: one inference request at a time, as the server's one inference thread sends them."""
+    bf16), latency-tuned: one inference request at a time, as the server's one inference thread sends them.
+
+    Compiled models are kept in :func:`openvino_cache_dir` (OpenVINO's ``CACHE_DIR``, keyed by the file, the CPU
+    and the runtime's version): a start after the first reads the compiled model instead of converting and
+    compiling the ONNX graph again. The export's parity check compiles it once, so even the first server start on
+    the machine that exported finds it."""
 
     name, file, runtime, preference = "openvino", "model.onnx", "openvino", 1
 
@@ -153,6 +159,9 @@ class OpenVinoEngine(ExportedEngine):
         except ImportError:
             raise EngineUnavailable("openvino is not installed (pip install openvino)") from None
         config = {"PERFORMANCE_HINT": "LATENCY"} | ({"INFERENCE_NUM_THREADS": num_threads} if num_threads else {})
+        cache = openvino_cache_dir()
+        if cache is not None:
+            config["CACHE_DIR"] = str(cache)
         try:
             self.compiled = openvino.Core().compile_model(str(path), "CPU", config)
         except Exception as err:  # OpenVINO's own error types: a cut or foreign file
@@ -163,6 +172,18 @@ class OpenVinoEngine(ExportedEngine):
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         feed = {name: inputs[name].astype(np.int64) for name in self.input_names}
         return np.array(self.request.infer(feed)[self.compiled.output(0)], dtype=np.float32)
+
+
+def openvino_cache_dir() -> Path | None:
+    """``$XDG_CACHE_HOME/hatespeech/openvino`` (``~/.cache/...`` by default); None (no cache, a warning) where the
+    folder cannot be made, as on a read-only home."""
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hatespeech" / "openvino"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        logger.warning("OpenVINO compiles without a cache: %s cannot be made (%s)", folder, first_line(err))
+        return None
+    return folder
 
 
 # Every engine, by name; all else is derived from it.

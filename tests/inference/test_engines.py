@@ -178,3 +178,26 @@ def test_int8_asked_for_by_name_says_that_it_depends_on_the_batch(exported_model
     """Finding 9: dynamic int8's scales come from each batch, so a tweet's probability moves with its neighbours."""
     Classifier(str(exported_model_dir), backend="onnx-int8")
     assert any("quantises activations per batch" in record.message for record in caplog.records)
+
+
+def test_openvino_compiles_once_and_reads_its_cache_after(exported_model_dir, tmp_path, monkeypatch):
+    """The cold start: the compiled model is kept under $XDG_CACHE_HOME and read back by the next start."""
+    pytest.importorskip("openvino", reason="the openvino engine needs openvino (requirements.txt)")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cache = tmp_path / "cache" / "hatespeech" / "openvino"
+    first = Classifier(str(exported_model_dir), backend="openvino").predict_proba(TEXTS)
+    cached = {path: path.stat().st_mtime_ns for path in cache.iterdir()}
+    assert cached, "the first start wrote the compiled model"
+    second = Classifier(str(exported_model_dir), backend="openvino").predict_proba(TEXTS)
+    assert torch.equal(first, second)
+    assert {path: path.stat().st_mtime_ns for path in cache.iterdir()} == cached  # read, not written again
+
+
+def test_openvino_without_a_writable_cache_still_serves(exported_model_dir, tmp_path, monkeypatch, caplog):
+    pytest.importorskip("openvino", reason="the openvino engine needs openvino (requirements.txt)")
+    (tmp_path / "a file").write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a file"))
+    with caplog.at_level("WARNING"):
+        probabilities = Classifier(str(exported_model_dir), backend="openvino").predict_proba(TEXTS[:4])
+    assert probabilities.shape == (4, 2)
+    assert "OpenVINO compiles without a cache" in caplog.text
