@@ -17,6 +17,7 @@ front ends never run the model at once on the same cores.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -48,11 +49,12 @@ class MicroBatcher:
         self.last_batch, self.last_seconds = 0, 0.0  # the last single-tweet batch's size and model time
         self.singles: deque[tuple[str, asyncio.Future, float]] = deque()  # text, its answer, when it was queued
         self.bulk: deque[tuple[list[str], asyncio.Future]] = deque()
-        self.wake: asyncio.Event | None = None
+        self.wake: asyncio.Event | None = None  # work is queued
+        self.arrived: asyncio.Event | None = None  # a single text was queued (what a filling batch waits for)
         self.task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        self.wake = asyncio.Event()
+        self.wake, self.arrived = asyncio.Event(), asyncio.Event()
         self.task = asyncio.create_task(self._serve())
 
     async def stop(self) -> None:
@@ -66,6 +68,7 @@ class MicroBatcher:
         future = loop.create_future()
         self.singles.append((text, future, loop.time()))
         self.wake.set()
+        self.arrived.set()
         return await future
 
     async def submit_many(self, texts: list[str]) -> list[Prediction]:
@@ -123,7 +126,12 @@ class MicroBatcher:
             filling = len(batch) < self.last_batch and loop.time() < fill_deadline
             if len(batch) == self.max_batch or (loop.time() >= deadline and not filling):
                 break
-            await asyncio.sleep(0.0005)  # wait briefly for more single tweets
+            # Sleep until the next single tweet arrives (or the wait ends), not in a polling loop: the event loop's
+            # wake-ups took CPU from the requests it was waiting for.
+            until = max(deadline, fill_deadline) if filling else deadline
+            self.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), until - loop.time())
         return batch
 
     async def _classify(self, texts: list[str]) -> list[Prediction] | Exception:

@@ -102,3 +102,23 @@ def test_the_model_is_loaded_warmed_up_and_run_on_the_one_inference_thread(train
     assert asyncio.run(one_request()).label in {"hate", "not-hate"}
     assert [kind for kind, _ in threads] == ["load"] + ["classify"] * (len(WARM_UP_BATCHES) + 1)
     assert len({ident for _, ident in threads}) == 1 and threads[0][1] != threading.get_ident()
+
+
+def test_a_batch_waits_for_arrivals_until_its_deadline_and_leaves_as_soon_as_it_is_full():
+    model = RecordingModel()
+    model.release.set()
+
+    async def scenario():
+        batcher = MicroBatcher(model, max_batch=3, max_wait_ms=60_000)
+        await batcher.start()
+        first = asyncio.create_task(batcher.submit("first"))
+        await asyncio.sleep(0.05)  # the batch is open, sleeping until the next arrival
+        second = asyncio.create_task(batcher.submit("second"))
+        await asyncio.sleep(0.05)
+        third = asyncio.create_task(batcher.submit("third"))  # full: it leaves now, not at the 60 s deadline
+        results = await asyncio.wait_for(asyncio.gather(first, second, third), 30)
+        await batcher.stop()
+        return results
+
+    assert [p.label for p in asyncio.run(scenario())] == ["first", "second", "third"]
+    assert model.calls == [["first", "second", "third"]]
