@@ -1,7 +1,7 @@
 """Serving throughput and latency of app.py for single-tweet requests, against the engine's own bound.
 
     python bench/serve.py --model outputs/model --data_dir ../shared/tweeteval/hate --backends auto \
-        --refs before=<commit> --profile docs/images/serve-flame-32.svg
+        --refs before=<commit> --profile docs/images --profile_servers before,this-tree
 
 Starts `python app.py` on a loopback port for each engine (INFERENCE_BACKEND) and each server version
 (--refs: a commit served from a temporary git worktree, beside this working tree, so the baseline is
@@ -18,8 +18,8 @@ phases (its `hatespeech_startup_seconds` metric: imports and app, model load, wa
 Per request at the highest concurrency, the server's metrics split the client's latency into: outside
 the app (client, loopback, uvicorn), the app's own code (routing, checks, JSON), the wait in the
 scheduler's queue, and the model call (tokenise, forward, results).
---profile PATH samples the server with py-spy under the highest concurrency: a flame graph (SVG) at
-PATH and the share of the server's busy samples per part of a request.
+--profile DIR samples the servers named in --profile_servers with py-spy under the highest concurrency:
+a flame graph (SVG) each in DIR and the share of the server's busy samples per part of a request.
 The client shares the machine's cores with the server, as a loopback test must; its own CPU time
 per request is reported, so its share of the machine is visible.
 Writes bench/results/serve-<time>.json.
@@ -44,7 +44,7 @@ from common import REPO_ROOT, describe, machine, markdown_table, median_seconds,
 from prometheus_client.parser import text_string_to_metric_families
 
 ROUTE = "/predict_labels_one_tweet"
-THIS_TREE = "this tree"
+THIS_TREE = "this-tree"
 
 
 def free_port() -> int:
@@ -276,8 +276,9 @@ def main() -> None:
     parser.add_argument("--backends", default="auto", help="INFERENCE_BACKEND of each server, e.g. bf16,openvino.")
     parser.add_argument("--refs", default="", help="Server versions besides this tree: NAME=COMMIT,... (baselines).")
     parser.add_argument("--cold_starts", type=int, default=3, help="Launches per server for the cold start median.")
-    parser.add_argument("--profile", type=Path, help="py-spy a server at the highest concurrency: SVG here.")
-    parser.add_argument("--profile_server", default=THIS_TREE, help="The server --profile samples (a --refs name).")
+    parser.add_argument("--profile", type=Path, help="py-spy at the highest concurrency: flame graphs in this folder.")
+    parser.add_argument("--profile_servers", default=THIS_TREE, help=f"The servers --profile samples ({THIS_TREE} "
+                        "and --refs names).")  # fmt: skip
     parser.add_argument("--server_env", nargs="*", default=[], metavar="KEY=VALUE", help="Extra app.py environment.")
     args = parser.parse_args()
     server_env = dict(item.split("=", 1) for item in args.server_env)
@@ -288,7 +289,8 @@ def main() -> None:
     tweets = load_split(DataArguments(data_dir=args.data_dir), "test")["text"]
     model = str(Path(args.model).absolute())
     references = {backend: engine_reference(model, backend, tweets) for backend in args.backends.split(",")}
-    rows, results, starts, parts, shares = [], [], [], {}, None
+    rows, results, starts, parts, shares = [], [], [], {}, {}
+    profiled = set(args.profile_servers.split(",")) if args.profile else set()
     with server_roots([ref for ref in args.refs.split(",") if ref]) as roots:
         for backend, reference in references.items():
             for name, root in roots.items():
@@ -296,11 +298,12 @@ def main() -> None:
                 server, url, split = cold_start(root, model, env, args.cold_starts)
                 starts.append({"server": name, "engine": reference["engine"], **split})
                 try:
-                    if args.profile and name == args.profile_server and shares is None:
+                    if name in profiled:
+                        svg = args.profile / f"serve-flame-{name}-{reference['engine']}-{levels[-1]}.svg"
                         with ThreadPoolExecutor(1) as pool:  # py-spy samples while the clients drive the server
-                            sampled = pool.submit(profile_server, server.pid, args.seconds - 2, args.profile)
+                            sampled = pool.submit(profile_server, server.pid, args.seconds - 2, svg)
                             asyncio.run(load(url, tweets, levels[-1], args.seconds))
-                            shares = sampled.result()
+                            shares[f"{name}, {reference['engine']}"] = sampled.result()
                     measured, parts[f"{name}, {reference['engine']}"] = load_rows(url, tweets, levels,
                                                                                    args.seconds, reference)  # fmt: skip
                     for stats in measured:
@@ -331,13 +334,14 @@ def main() -> None:
         names = list(next(iter(known.values())))
         print(markdown_table(["part", *known], [[n, *(split[n] for split in known.values())] for n in names]) + "\n")
     if shares:
-        print(
-            f"Server time per part of a request, {args.profile_server}, {levels[-1]} clients (share of the "
-            f"server's busy samples; flame graph {args.profile}):"
-        )
-        print(markdown_table(["part", "share"], [[part, f"{100 * share:.1f}%"] for part, share in shares.items()]))
+        print(f"Server time per part of a request at {levels[-1]} clients, share of the server's busy samples "
+              f"(flame graphs in {args.profile}):")  # fmt: skip
+        names = sorted({part for split in shares.values() for part in split}, key=lambda p: -max(
+            split.get(p, 0) for split in shares.values()))  # fmt: skip
+        print(markdown_table(["part", *shares], [[n, *(f"{100 * split.get(n, 0):.1f}%" for split in shares.values())]
+                                                 for n in names]))  # fmt: skip
     payload = {"model": args.model, "refs": args.refs, "engines": list(references.values()), "cold_starts": starts,
-               "breakdown": parts, "profile": shares, "flame_graph": str(args.profile or ""),
+               "breakdown": parts, "profile": shares, "flame_graphs": str(args.profile or ""),
                "server_env": server_env}  # fmt: skip
     print(f"\nResults: {save('serve', {**payload, 'rows': results})}")
 
