@@ -1,8 +1,11 @@
 """One inference thread for the whole server, shared fairly by single tweets and bulk work.
 
-Single tweets (REST ``/predict_labels_one_tweet``, the UI's Classify button) are micro-batched: when
-the model is free, a batch takes every single tweet already queued (at most ``max_batch``), then
-waits up to ``max_wait_ms`` for more (default 0: the model never idles while a tweet waits).
+Single tweets (REST ``/predict_labels_one_tweet``, the UI's Classify button) are micro-batched: a
+batch takes every single tweet already queued (at most ``max_batch``), then waits up to
+``max_wait_ms`` for more (default 0: a lone request is not delayed). Under load it also waits, for
+at most half the last batch's model time, until as many tweets are queued as the last batch held:
+clients answered together send their next requests together, and without the wait the first of
+them went alone and the rest trickled into small batches (bench/serve.py, 32 clients).
 
 Bulk work (file uploads, JSON batches, the UI's batch tab) is cut into chunks of ``bulk_chunk``
 tweets, and queued single tweets always go before the next chunk: a 10,000-line upload delays a
@@ -43,6 +46,7 @@ class MicroBatcher:
         self.on_batch = on_batch
         self.bulk_chunk = bulk_chunk
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self.last_batch, self.last_seconds = 0, 0.0  # the last single-tweet batch's size and model time
         self.singles: deque[tuple[str, asyncio.Future, float]] = deque()  # text, its answer, when it was queued
         self.bulk: deque[tuple[list[str], asyncio.Future]] = deque()
         self.wake: asyncio.Event | None = None  # work is queued
@@ -96,9 +100,9 @@ class MicroBatcher:
                 if batch:
                     started = asyncio.get_running_loop().time()
                     outcome = await self._classify([text for text, *_ in batch])
+                    self.last_batch, self.last_seconds = len(batch), asyncio.get_running_loop().time() - started
                     if self.on_batch is not None:
-                        seconds = asyncio.get_running_loop().time() - started
-                        self.on_batch([started - queued for *_, queued in batch], seconds)
+                        self.on_batch([started - queued for *_, queued in batch], self.last_seconds)
                     for index, (_, future, _) in enumerate(batch):
                         _deliver(future, outcome if isinstance(outcome, Exception) else outcome[index])
             elif self.bulk:
@@ -113,19 +117,21 @@ class MicroBatcher:
     async def _take_singles(self) -> list[tuple[str, asyncio.Future, float]]:
         batch: list[tuple[str, asyncio.Future, float]] = []
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.max_wait
+        deadline, fill_deadline = loop.time() + self.max_wait, loop.time() + self.last_seconds / 2
         while len(batch) < self.max_batch:
             while self.singles and len(batch) < self.max_batch:
                 item = self.singles.popleft()
                 if not item[1].done():
                     batch.append(item)
-            if len(batch) == self.max_batch or loop.time() >= deadline:
+            filling = len(batch) < self.last_batch and loop.time() < fill_deadline
+            if len(batch) == self.max_batch or (loop.time() >= deadline and not filling):
                 break
             # Sleep until the next single tweet arrives (or the wait ends), not in a polling loop: the event loop's
             # wake-ups took CPU from the requests it was waiting for.
+            until = max(deadline, fill_deadline) if filling else deadline
             self.arrived.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.arrived.wait(), deadline - loop.time())
+                await asyncio.wait_for(self.arrived.wait(), until - loop.time())
         return batch
 
     async def _classify(self, texts: list[str]) -> list[Prediction] | Exception:
