@@ -12,6 +12,7 @@ Without MODEL_ID, a Space built by ``python -m hatespeech.publishing.release`` r
 released revision from ``space_model.json`` beside this file.
 """
 
+import gc
 import json
 import logging
 import os
@@ -101,6 +102,9 @@ def main() -> int:
     except ModelError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    # What is loaded now lives as long as the process: frozen, full collections skip it (see service.GC_PAUSES).
+    gc.freeze()
+    app.state.service.telemetry.frozen.set(gc.get_freeze_count())
     config = server_config(app, settings.host, settings.port, settings)
     uvicorn.Server(config).run()
     return 0

@@ -170,6 +170,8 @@ def breakdown(before: dict, after: dict, client_mean_ms: float) -> dict | None:
         "model call: thread handoff": batch - 1000 * sum(stages.values()) / calls,
     }
     parts = {part: round(ms, 2) for part, ms in parts.items()}
+    parts["full GC pauses in the row"] = delta("hatespeech_gc_pause_seconds_count{generation=2}")
+    parts["full GC ms in the row"] = round(1000 * delta("hatespeech_gc_pause_seconds_sum{generation=2}"), 1)
     parts["tweets per model call"] = round(delta("hatespeech_batch_size_sum") / delta("hatespeech_batch_size_count"), 1)
     return parts
 

@@ -6,6 +6,7 @@ Both front ends classify through :class:`ModelService`, so their traffic shares 
 
 import asyncio
 import ctypes
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,24 @@ from hatespeech.run_folder import REFERENCE, run_file
 from hatespeech.serving.batching import MicroBatcher
 from hatespeech.serving.explain import WordWeight, occluded_texts, weights_from
 from hatespeech.serving.feedback_store import FeedbackRefused, FeedbackStore, RateLimiter, record
+
+# Garbage-collector pauses stop every thread, the model's included; one histogram for the process, in every app's
+# registry. The server freezes what it loaded at start (app.py), or each full collection walked ~350,000 objects
+# (torch, transformers, Gradio) for ~160 ms (2-core AMD EPYC): longer than a batch of 32.
+GC_PAUSES = Histogram("hatespeech_gc_pause_seconds", "Garbage collector pauses", ["generation"], registry=None,
+                      buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))  # fmt: skip
+_gc_started = 0.0
+
+
+def _time_gc_pause(phase: str, info: dict) -> None:
+    global _gc_started
+    if phase == "start":
+        _gc_started = time.perf_counter()
+    else:
+        GC_PAUSES.labels(str(info["generation"])).observe(time.perf_counter() - _gc_started)
+
+
+gc.callbacks.append(_time_gc_pause)
 
 WARM_UP_TEXT = "a warm-up tweet of a typical length, before the first request @user http"
 WARM_UP_BATCHES = (1, 32)
@@ -53,6 +72,9 @@ class Telemetry:
                                ["stage"], registry=self.registry, buckets=seconds)  # fmt: skip
         self.startup = Gauge("hatespeech_startup_seconds", "Seconds of each start-up phase (app, model load, warm-up)",
                              ["phase"], registry=self.registry)  # fmt: skip
+        self.frozen = Gauge("hatespeech_gc_frozen_objects", "Objects loaded at start, out of the collector's sight",
+                            registry=self.registry)  # fmt: skip
+        self.registry.register(GC_PAUSES)
 
     def observe_batch(self, queued: list[float], seconds: float) -> None:
         """A batch of single tweets: each one's time in the queue, and the model time it waited for."""

@@ -154,6 +154,8 @@ def test_app_serves_the_pushed_model_by_hub_id(hub, pushed, tmp_path):
     startup = {line.split('"')[1]: float(line.split()[-1])
                for line in metrics.splitlines() if line.startswith("hatespeech_startup_seconds{")}  # fmt: skip
     assert set(startup) == {"app", "model_load", "warm_up"} and all(seconds > 0 for seconds in startup.values())
+    frozen = next(line for line in metrics.splitlines() if line.startswith("hatespeech_gc_frozen_objects "))
+    assert float(frozen.split()[-1]) > 10_000  # the libraries loaded at start, out of the collector's sight
 
 
 RAW_TWEETS = ["@Bob_99 go back invaders https://t.co/x1", "nice day @alice www.example.org/love",

@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -27,7 +28,7 @@ def test_one_tweet_endpoint(base_url):
     assert body["probabilities"]["hate"] + body["probabilities"]["not-hate"] == pytest.approx(1.0, abs=1e-5)
     assert body["score"] == pytest.approx(body["probabilities"][body["label"]])
     # The lean JSON path sends the bytes the response model would, and the schema still names the model.
-    for reply in (response, httpx.post(f"{base_url}/predict_labels_one_tweet", params={"tweet": "niño 😎 \"q\""})):
+    for reply in (response, httpx.post(f"{base_url}/predict_labels_one_tweet", params={"tweet": 'niño 😎 "q"'})):
         assert reply.content == TweetPrediction(**reply.json()).model_dump_json().encode()
     schema = httpx.get(f"{base_url}/openapi.json").json()["paths"]["/predict_labels_one_tweet"]["post"]
     assert schema["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/TweetPrediction")
@@ -273,3 +274,37 @@ def test_slow_loris_connections_are_closed_at_the_header_deadline(trained_model_
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+TWEETEVAL_TEST = Path(__file__).resolve().parents[3] / "shared" / "tweeteval" / "hate" / "test_text.txt"
+
+
+@pytest.mark.skipif(not TWEETEVAL_TEST.is_file(), reason="needs ../shared/tweeteval beside the repository")
+def test_labels_served_to_32_concurrent_clients_are_the_labels_offline(base_url, trained_model_dir):
+    """1,000 TweetEval test tweets, one request each from 32 clients at once (so they ride in batches of other
+    tweets, unlike offline): the same labels and probabilities as the Classifier gives them offline."""
+    from hatespeech.inference.classifier import Classifier
+
+    tweets = [line.strip() for line in TWEETEVAL_TEST.read_text(encoding="utf-8").splitlines()[:1000]]
+
+    async def clients():
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+            answers: dict[int, dict] = {}
+
+            async def one_client(first: int):
+                for index in range(first, len(tweets), 32):
+                    reply = await client.post("/predict_labels_one_tweet", params={"tweet": tweets[index]})
+                    assert reply.status_code == 200, reply.text
+                    answers[index] = reply.json()
+
+            await asyncio.gather(*(one_client(k) for k in range(32)))
+            return [answers[index] for index in range(len(tweets))]
+
+    served = asyncio.run(clients())
+    offline = Classifier(str(trained_model_dir)).classify(tweets)
+    assert [answer["tweet"] for answer in served] == tweets
+    tolerance = 0.02  # bf16 where the CPU has it: batch neighbours change the rounding, not the answer
+    for answer, prediction in zip(served, offline, strict=True):
+        assert answer["probabilities"] == pytest.approx(prediction.probabilities, abs=tolerance)
+        if abs(prediction.probabilities["hate"] - 0.5) > tolerance:
+            assert answer["label"] == prediction.label

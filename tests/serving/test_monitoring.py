@@ -185,3 +185,17 @@ def test_an_unusable_reference_switches_drift_off_and_metrics_still_answer(train
 
 def test_the_reference_training_writes_is_usable(trained_model_dir):
     assert read_reference((trained_model_dir / "reference.json").read_bytes()) is not None
+
+
+def test_garbage_collector_pauses_are_measured_in_every_app_registry():
+    import gc
+
+    from prometheus_client import generate_latest
+
+    from hatespeech.serving.service import Telemetry
+
+    first, second = Telemetry(), Telemetry()
+    gc.collect(2)
+    for telemetry in (first, second):
+        metrics = generate_latest(telemetry.registry).decode()
+        assert _value(metrics, 'hatespeech_gc_pause_seconds_count{generation="2"}') >= 1
