@@ -28,6 +28,7 @@ Writes bench/results/serve-<time>.json.
 import argparse
 import asyncio
 import contextlib
+import itertools
 import os
 import shutil
 import statistics
@@ -251,6 +252,16 @@ def load_rows(url: str, tweets: list[str], levels: list[int], seconds: float, re
     return rows, parts
 
 
+def median_rows(results: list[dict]) -> list[list]:
+    """Per server, engine and concurrency: the median over repeats of each ratio, and the errors summed."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in results:
+        groups.setdefault((row["server"], row["engine"], row["concurrency"]), []).append(row)
+    ratios = ("share_of_batch_32", "p50_in_batch_32", "p99_in_batch_32", "p50_in_single_tweets")
+    return [[*key, *(round(statistics.median(r[ratio] for r in rows), 2) for ratio in ratios),
+             sum(r["errors"] for r in rows)] for key, rows in groups.items()]  # fmt: skip
+
+
 @contextlib.contextmanager
 def server_roots(refs: list[str]):
     """``name -> folder`` of each server version: a temporary worktree per ``name=ref``, then this working tree."""
@@ -278,6 +289,7 @@ def main() -> None:
     parser.add_argument("--backends", default="auto", help="INFERENCE_BACKEND of each server, e.g. bf16,openvino.")
     parser.add_argument("--refs", default="", help="Server versions besides this tree: NAME=COMMIT,... (baselines).")
     parser.add_argument("--cold_starts", type=int, default=3, help="Launches per server for the cold start median.")
+    parser.add_argument("--repeats", type=int, default=1, help="Rounds over all servers, taking turns (medians).")
     parser.add_argument("--profile", type=Path, help="py-spy at the highest concurrency: flame graphs in this folder.")
     parser.add_argument("--profile_servers", default=THIS_TREE, help=f"The servers --profile samples ({THIS_TREE} "
                         "and --refs names).")  # fmt: skip
@@ -291,45 +303,46 @@ def main() -> None:
     tweets = load_split(DataArguments(data_dir=args.data_dir), "test")["text"]
     model = str(Path(args.model).absolute())
     references = {backend: engine_reference(model, backend, tweets) for backend in args.backends.split(",")}
-    rows, results, starts, parts, shares = [], [], [], {}, {}
+    results, starts, parts, shares = [], [], {}, {}
     profiled = set(args.profile_servers.split(",")) if args.profile else set()
     with server_roots([ref for ref in args.refs.split(",") if ref]) as roots:
-        for backend, reference in references.items():
-            for name, root in roots.items():
-                env = {**server_env, "INFERENCE_BACKEND": backend}
-                server, url, split = cold_start(root, model, env, args.cold_starts)
-                starts.append({"server": name, "engine": reference["engine"], **split})
+        for repeat, (backend, reference) in itertools.product(range(args.repeats), references.items()):
+            for name, root in roots.items():  # the versions take turns, so drift in the machine touches all alike
+                key = f"{name}, {reference['engine']}"
+                server, url, split = cold_start(root, model, {**server_env, "INFERENCE_BACKEND": backend},
+                                                args.cold_starts)  # fmt: skip
+                starts.append({"server": name, "engine": reference["engine"], "repeat": repeat, **split})
                 try:
-                    if name in profiled:
+                    if name in profiled and repeat == 0:
                         svg = args.profile / f"serve-flame-{name}-{reference['engine']}-{levels[-1]}.svg"
                         with ThreadPoolExecutor(1) as pool:  # py-spy samples while the clients drive the server
                             sampled = pool.submit(profile_server, server.pid, args.seconds - 2, svg)
                             asyncio.run(load(url, tweets, levels[-1], args.seconds))
-                            shares[f"{name}, {reference['engine']}"] = sampled.result()
-                    measured, parts[f"{name}, {reference['engine']}"] = load_rows(url, tweets, levels,
-                                                                                   args.seconds, reference)  # fmt: skip
-                    for stats in measured:
-                        stats["server"] = name
-                        results.append(stats)
-                        rows.append([name, reference["engine"], stats["concurrency"], stats["requests_per_s"],
-                                     f"{100 * stats['share_of_batch_32']:.0f}%", stats["p50_ms"], stats["p99_ms"],
-                                     stats["p50_in_batch_32"], stats["p99_in_batch_32"],
-                                     stats["p50_in_single_tweets"], stats["errors"],
-                                     stats["client_cpu_ms_per_request"]])  # fmt: skip
+                            shares[key] = sampled.result()
+                    measured, split = load_rows(url, tweets, levels, args.seconds, reference)
+                    parts.setdefault(key, split)
+                    results += [{**stats, "server": name, "repeat": repeat} for stats in measured]
                 finally:
                     stop(server)
     print(f"Machine: {describe(machine())}; environment {server_env or 'defaults'}\n")
     print(markdown_table(["engine", "offline tweets/s", "batch of 32 ms", "batch-32 rate (tweets/s)", "one tweet ms"],
                          [[r["engine"], r["offline_tweets_per_s"], r["batch_of_32_ms"], r["batch_of_32_tweets_per_s"],
                            r["single_tweet_ms"]] for r in references.values()]) + "\n")  # fmt: skip
-    header = ["server", "engine", "clients", "requests/s", "of batch-32 rate", "p50 ms", "p99 ms", "p50 / batch 32",
-              "p99 / batch 32", "p50 / one tweet", "errors", "client CPU ms/request"]  # fmt: skip
-    print(markdown_table(header, rows) + "\n")
-    print(f"Cold start, median of {args.cold_starts} launches (s):")
-    phases = ["ready_s", "first_answer_s", "app", "model_load", "warm_up", "rest"]
-    print(markdown_table(["server", "engine", "launch to ready", "launch to first answer", "imports and app",
-                          "model load", "warm-up", "rest (interpreter, HTTP server, first request)"],
-                         [[s["server"], s["engine"], *(s.get(p) for p in phases)] for s in starts]) + "\n")  # fmt: skip
+    columns = {"server": "server", "engine": "engine", "repeat": "repeat", "clients": "concurrency",
+               "requests/s": "requests_per_s", "of batch-32 rate": "share_of_batch_32", "p50 ms": "p50_ms",
+               "p99 ms": "p99_ms", "p50 / batch 32": "p50_in_batch_32", "p99 / batch 32": "p99_in_batch_32",
+               "p50 / one tweet": "p50_in_single_tweets", "errors": "errors",
+               "client CPU ms/request": "client_cpu_ms_per_request"}  # fmt: skip
+    print(markdown_table(list(columns), [[row[key] for key in columns.values()] for row in results]) + "\n")
+    if args.repeats > 1:
+        print(f"Medians of the {args.repeats} repeats:")
+        print(markdown_table(["server", "engine", "clients", "of batch-32 rate", "p50 / batch 32", "p99 / batch 32",
+                              "p50 / one tweet", "errors"], median_rows(results)) + "\n")  # fmt: skip
+    print(f"Cold start, median of {args.cold_starts} launches per repeat (s):")
+    phases = {"server": "server", "engine": "engine", "repeat": "repeat", "launch to ready": "ready_s",
+              "launch to first answer": "first_answer_s", "imports and app": "app", "model load": "model_load",
+              "warm-up": "warm_up", "rest (interpreter, HTTP server, first request)": "rest"}  # fmt: skip
+    print(markdown_table(list(phases), [[start.get(key) for key in phases.values()] for start in starts]) + "\n")
     known = {server: split for server, split in parts.items() if split}
     if known:
         print(f"Mean ms per request at {levels[-1]} clients, from the server's metrics:")
