@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PretrainedConfig
 
-if TYPE_CHECKING:  # importing it loads transformers' whole modelling stack (~2 s), which the exported engines skip
-    from transformers import PreTrainedModel
-
 from hatespeech import ID2LABEL, LABEL2ID
 from hatespeech.config import ConfigError
+
+if TYPE_CHECKING:  # importing it loads transformers' whole modelling stack (~2 s), which the exported engines skip
+    from transformers import PreTrainedModel
 
 logger = logging.getLogger(__name__)
 

@@ -48,3 +48,13 @@ def test_a_forbidden_import_breaks_a_contract(package_copy, module, forbidden, c
     result = lint_imports(package_copy)
     assert result.returncode == 1
     assert f"{contract}" in result.stdout and "BROKEN" in result.stdout
+
+
+def test_the_server_starts_without_transformers_modelling_stack():
+    """Cold start: the app and the exported engines' path import no PyTorch model code of transformers (its
+    modelling stack took ~2 s of the server's start); the PyTorch engines load it when they load a model."""
+    code = ("import sys, app\nimport hatespeech.inference.classifier, hatespeech.serving.api, hatespeech.serving.ui\n"
+            "print(sorted(name for name in sys.modules if name == 'transformers.modeling_utils'))")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
