@@ -1,7 +1,7 @@
 """Serving throughput and latency of app.py for single-tweet requests, against the engine's own bound.
 
     python bench/serve.py --model outputs/model --data_dir ../shared/tweeteval/hate --backends auto \
-        --refs before=<commit> --profile docs/images --profile_servers before,this-tree
+        --refs before=<commit> --profile docs/profiles --profile_servers before,this-tree
 
 Starts `python app.py` on a loopback port for each engine (INFERENCE_BACKEND) and each server version
 (--refs: a commit served from a temporary git worktree, beside this working tree, so the baseline is

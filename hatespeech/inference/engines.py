@@ -177,11 +177,11 @@ class OpenVinoEngine(ExportedEngine):
 def openvino_cache_dir() -> Path | None:
     """``$XDG_CACHE_HOME/hatespeech/openvino`` (``~/.cache/...`` by default); None (no cache, a warning) where the
     folder cannot be made, as on a read-only home."""
-    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hatespeech" / "openvino"
     try:
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hatespeech" / "openvino"
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        logger.warning("OpenVINO compiles without a cache: %s cannot be made (%s)", folder, first_line(err))
+    except (OSError, RuntimeError) as err:  # RuntimeError: a user without a home folder
+        logger.warning("OpenVINO compiles without a cache: no cache folder (%s)", first_line(err))
         return None
     return folder
 
