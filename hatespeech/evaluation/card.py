@@ -8,7 +8,13 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from hatespeech.evaluation.panel_result import PanelResult
-from hatespeech.evaluation.panel_view import MIN_IDENTITY_CASES, comparison_markdown, panel_markdown, worst_identity
+from hatespeech.evaluation.panel_view import (
+    MIN_IDENTITY_CASES,
+    comparison_markdown,
+    glance_markdown,
+    panel_markdown,
+    worst_identity,
+)
 from hatespeech.evaluation.report import leaderboard_table
 from hatespeech.modeling import EMBEDDED_MODEL
 from hatespeech.run_folder import CARD, COMPARED_PLOT, IDENTITY_PLOT, PARITY, SEARCH, SHOWN_SPLITS, RunFolder
@@ -91,12 +97,19 @@ def card_values(run: RunFolder, repo_id: str | None = None, space_id: str | None
         "dropped_copies": train.get("dropped_copies"),
         "feedback": train.get("feedback"),  # the template names a Hub dataset, never a local folder
         "panel": panel_markdown(panel) if panel else "",
+        "glance": glance_markdown(panel, compared, _shown_name(config)) if panel else "",
         "comparison": comparison_markdown(compared, panel) if compared else "",
         "comparison_plot": COMPARED_PLOT if run.file(COMPARED_PLOT).is_file() else None,
         "flagged_identity": worst_identity(panel) if panel else None,
         "min_identity_cases": MIN_IDENTITY_CASES,
         "onnx": _onnx_parity(run),
     }
+
+
+def _shown_name(config: dict) -> str:
+    """This model, with the seed of its run: one seed's numbers, not a mean."""
+    seed = config.get("seed")
+    return "this model" if seed is None else f"this model (seed {seed})"
 
 
 def _source_names(specs: list[str]) -> list[str]:

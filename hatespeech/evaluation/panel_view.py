@@ -6,12 +6,94 @@ loader, so the server can show a panel without the training stack.
 from hatespeech.evaluation.panel_result import IdentityScores, PanelResult
 
 MIN_IDENTITY_CASES = 10  # non-hateful cases an identity needs before its false-positive rate is ranked
+# HateCheck's functionalities in plain words (Röttger et al. 2021, table 1), for readers who do not know the codes.
+HATECHECK_PLAIN = {
+    "derog_neg_emote_h": "strong negative emotions about a group",
+    "derog_neg_attrib_h": "negative attributes ascribed to a group",
+    "derog_dehum_h": "dehumanisation",
+    "derog_impl_h": "implicit derogation",
+    "threat_dir_h": "direct threats",
+    "threat_norm_h": "threats as normative statements",
+    "slur_h": "slurs",
+    "slur_homonym_nh": "harmless homonyms of slurs",
+    "slur_reclaimed_nh": "reclaimed slurs",
+    "profanity_h": "hate with profanity",
+    "profanity_nh": "profanity without hate",
+    "ref_subs_clause_h": "hate through a pronoun in the same sentence",
+    "ref_subs_sent_h": "hate through a pronoun in the next sentence",
+    "negate_pos_h": "negated positive statements",
+    "negate_neg_nh": "negated hate",
+    "phrase_question_h": "hate phrased as a question",
+    "phrase_opinion_h": "hate phrased as an opinion",
+    "ident_neutral_nh": "neutral statements about a group",
+    "ident_pos_nh": "positive statements about a group",
+    "counter_quote_nh": "counter-speech quoting hate",
+    "counter_ref_nh": "counter-speech referring to hate",
+    "target_obj_nh": "abuse aimed at objects",
+    "target_indiv_nh": "abuse aimed at one person",
+    "target_group_nh": "abuse aimed at a non-protected group",
+    "spell_char_swap_h": "swapped letters",
+    "spell_char_del_h": "dropped letters",
+    "spell_space_del_h": "words run together",
+    "spell_space_add_h": "spaced-out letters",
+    "spell_leet_h": "leetspeak",
+}
+# Google Jigsaw's Perspective on HateCheck, as its authors measured it (Röttger et al. 2021, table 2).
+PERSPECTIVE_HATECHECK = {"hateful": 0.895, "non_hateful": 0.482}
 
 
 def worst_identity(panel: PanelResult) -> IdentityScores | None:
     """The identity with the highest false-positive rate among those with enough non-hateful cases."""
     ranked = [row for row in panel.identities or [] if row.n_non_hateful >= MIN_IDENTITY_CASES]
     return max(ranked, key=lambda row: row.false_positive_rate, default=None)
+
+
+def glance_markdown(panel: PanelResult, compared: dict | None = None, shown_name: str = "this model") -> str:
+    """What a moderator deciding whether to trust the model reads first: a few plain sentences on what it catches
+    and what it wrongly flags, and one small table beside the model it replaced (``panel_compared.json``) and
+    Perspective. Empty for a panel without HateCheck (a fold run's)."""
+    hc = panel.hatecheck
+    if hc is None:
+        return ""
+    by_accuracy = sorted(hc.functionalities.items(), key=lambda item: item[1])
+    missed = [(name, value) for name, value in by_accuracy if name.endswith("_h")][:2]
+    flagged = [(name, value) for name, value in by_accuracy if name.endswith("_nh")][:3]
+    catches = (f"**What it catches.** {hc.hateful:.0%} of HateCheck's hateful test cases; it misses most often "
+               + _ways(missed, "missed") + ".")  # fmt: skip
+    wrongs = (f"**What it wrongly flags.** It calls {1 - hc.non_hateful:.0%} of HateCheck's non-hateful cases hate, "
+              "most often " + _ways(flagged, "called hate"))  # fmt: skip
+    worst = worst_identity(panel)
+    if worst is not None:
+        wrongs += f"; non-hateful text about {worst.identity} {worst.false_positive_rate:.0%} of the time"
+    tweeteval = panel.test.get("tweeteval")
+    if tweeteval is not None:
+        wrongs += (f". On TweetEval's test tweets it flags {tweeteval.pred_hate_rate:.0%} against a true "
+                   f"{tweeteval.true_hate_rate:.0%}")  # fmt: skip
+    rows = [(f"**{shown_name}**", panel)]
+    if compared is not None:
+        rows.append(
+            (f"the model it replaced (`{_cell(compared['names'][0])}`)", PanelResult.from_dict(compared["panel"]))
+        )
+    lines = [catches, "", wrongs + ". Review its flags before acting on them: it is a first-pass filter for human "
+             "moderators, not a judge.", "", "| model | TweetEval test macro-F1 | HateCheck hateful | HateCheck "
+             "non-hateful | worst identity (non-hateful called hate) |", "|---|---|---|---|---|"]  # fmt: skip
+    for name, row in rows:
+        f1 = f"{row.test['tweeteval'].macro_f1:.3f}" if "tweeteval" in row.test else "not measured"
+        identity = worst_identity(row)
+        shown = "-" if identity is None else f"{_cell(identity.identity)}, {identity.false_positive_rate:.2f}"
+        lines.append(f"| {name} | {f1} | {row.hatecheck.hateful:.3f} | {row.hatecheck.non_hateful:.3f} | {shown} |")
+    lines.append(f"| Google Jigsaw Perspective (HateCheck's authors) | not measured | "
+                 f"{PERSPECTIVE_HATECHECK['hateful']:.3f} | {PERSPECTIVE_HATECHECK['non_hateful']:.3f} | "
+                 "not measured |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _ways(functionalities: list[tuple[str, float]], verb: str) -> str:
+    """ "negated hate (`negate_neg_nh`, 89% called hate)" for each, joined."""
+    shown = [
+        f"{HATECHECK_PLAIN.get(name, name)} (`{name}`, {1 - accuracy:.0%} {verb})" for name, accuracy in functionalities
+    ]
+    return ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else "".join(shown)
 
 
 def panel_markdown(panel: PanelResult) -> str:

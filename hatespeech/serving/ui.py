@@ -17,7 +17,7 @@ from gradio.utils import get_upload_folder
 
 from hatespeech import HATE, LABEL_NAMES
 from hatespeech.evaluation.panel_result import PanelResult
-from hatespeech.evaluation.panel_view import comparison_markdown, panel_markdown
+from hatespeech.evaluation.panel_view import comparison_markdown, glance_markdown, panel_markdown
 from hatespeech.inference.prediction_files import spreadsheet_safe
 from hatespeech.monitoring import LENGTH_EDGES, PROBABILITY_EDGES, drift
 from hatespeech.run_folder import (
@@ -96,16 +96,17 @@ def model_report(model_id: str, revision: str | None) -> tuple[str, list[str]]:
 
         lines += _readable(PANEL, read_panel)
         compared_path = fetch(COMPARED) if panel else None
-        if compared_path:  # the configuration this model replaced, measured alike
-            lines += _readable(
-                COMPARED,
-                lambda: [
-                    "",
-                    "**Against the configuration it replaced**",
-                    "",
-                    comparison_markdown(json.loads(compared_path.read_text()), panel),
-                ],
-            )
+        compared = None
+
+        def read_compared() -> list[str]:  # the configuration this model replaced, measured alike
+            nonlocal compared
+            compared = json.loads(compared_path.read_text())
+            return ["", "**Against the configuration it replaced**", "", comparison_markdown(compared, panel)]
+
+        if compared_path:
+            lines += _readable(COMPARED, read_compared)
+        if panel and (glance := _readable(PANEL, lambda: glance_markdown(panel, compared).splitlines())):
+            lines[1:1] = ["", "**At a glance**", "", *glance]  # first, under the model's name
     panel_plots = [str(p) for p in [fetch(IDENTITY_PLOT), fetch(COMPARED_PLOT)] if p]
     for split in SHOWN_SPLITS:
         plots = [str(p) for name in plot_names(split).values() if (p := fetch(name))]

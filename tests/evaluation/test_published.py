@@ -98,3 +98,49 @@ def test_a_comparison_kept_in_the_run_folder_shows_in_its_card_and_its_model_tab
     assert Path(plots[-1]).name == "hatecheck_compared.png"
     RunFolder(run).write_panel(json.loads((run / "panel.json").read_text()))
     assert not (run / COMPARED_PLOT).exists() and row in str(render_card(RunFolder(run)))
+
+
+def test_the_card_and_the_model_tab_open_with_what_the_model_catches_and_wrongly_flags_beside_the_model_it_replaced(
+    tmp_path,
+):
+    """Read from the two panel files directly: the plain sentences and the small table say what the panels hold."""
+    import importlib.util
+    import shutil
+
+    from hatespeech.evaluation.card import render_card
+    from hatespeech.run_folder import RunFolder
+    from hatespeech.serving.ui import model_report
+
+    spec = importlib.util.spec_from_file_location("compare_panels", REPO_ROOT / "scripts" / "compare_panels.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    run = tmp_path / "run"
+    shutil.copytree(REPO_ROOT / "results" / "eight-t2-seed42", run)
+    previous = REPO_ROOT / "results" / "full-seed42" / "panel.json"
+    assert compare.main([str(previous), str(run / "panel.json"), "--names", "full,eight-t2", "--into", str(run)]) == 0
+    card = str(render_card(RunFolder(run)))
+    glance = card[card.index("## At a glance") : card.index("## Intended use")]
+    own, old = json.loads((run / "panel.json").read_text()), json.loads(previous.read_text())
+    hatecheck = own["hatecheck"]
+    worst_nh = sorted((v, k) for k, v in hatecheck["functionalities"].items() if k.endswith("_nh"))[0]
+    assert f"**What it catches.** {hatecheck['hateful']:.0%} of HateCheck's hateful test cases" in glance
+    assert f"It calls {1 - hatecheck['non_hateful']:.0%} of HateCheck's non-hateful cases hate" in glance
+    assert f"(`{worst_nh[1]}`, {1 - worst_nh[0]:.0%} called hate)" in glance.split("cases hate, most often ")[1][:120]
+    assert (
+        f"| **this model (seed 42)** | {own['test']['tweeteval']['macro_f1']:.3f} | {hatecheck['hateful']:.3f} | "
+        f"{hatecheck['non_hateful']:.3f} |" in glance
+    )
+    assert (
+        f"| the model it replaced (`full`) | {old['test']['tweeteval']['macro_f1']:.3f} | "
+        f"{old['hatecheck']['hateful']:.3f} | {old['hatecheck']['non_hateful']:.3f} |" in glance
+    )
+    assert "| Google Jigsaw Perspective (HateCheck's authors) | not measured | 0.895 | 0.482 |" in glance
+    assert "](plots/hatecheck_compared.png)" in glance
+    markdown, _ = model_report(str(run), None)
+    assert markdown.index("**At a glance**") < markdown.index("**Evaluation panel**")
+    assert f"| the model it replaced (`full`) | {old['test']['tweeteval']['macro_f1']:.3f} |" in markdown
+    # A run without HateCheck (a fold run's validation-only panel) has nothing to glance at.
+    del own["hatecheck"], own["identities"]
+    (run / "panel.json").write_text(json.dumps(own))
+    (run / "panel_compared.json").unlink()
+    assert "## At a glance" not in str(render_card(RunFolder(run)))
