@@ -56,7 +56,11 @@ CONFIGURATIONS = {
     "capped": [],
     "full": ["--sources", *FULL],
     "full-t2": ["--sources", *FULL, "--source_temperature", "2"],
-    **{f"only-{spec.split(':')[0]}": ["--sources", spec] for spec in [*EIGHT, "dynahate:12000"]},
+    # Round 4's two new sources with both labels get their baselines too (the replies have one label: no F1).
+    **{
+        f"only-{spec.split(':')[0]}": ["--sources", spec]
+        for spec in [*EIGHT, "dynahate:12000", "redditbias", "edos:6000"]
+    },
     # The leave-source-out candidates B-E (fixed before any of their runs).
     "eight": ["--sources", *EIGHT],
     "eight-t2": ["--sources", *EIGHT, "--source_temperature", "2"],
