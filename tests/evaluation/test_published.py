@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# What a run records beside the options of the configuration file: where it wrote, and for whom.
-RUN_ONLY = {"output_dir", "report_to"}
+# What a run records beside the options of the configuration file: where it read the sources on its machine, where
+# it wrote, and for whom.
+RUN_ONLY = {"sources_dir", "output_dir", "report_to"}
 
 
 def test_one_published_run_named_alike_and_trained_with_the_published_configuration():
