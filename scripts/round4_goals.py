@@ -78,6 +78,10 @@ def goals(new: list[dict], old: list[dict], old_panel: dict, baselines: dict[str
     return rows
 
 
+def _seeds(rows: list[dict]) -> str:
+    return ("seeds " if len(rows) > 1 else "seed ") + ",".join(str(row["seed"]) for row in rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--winner", required=True, help="the candidate rule 6 chose (its runs: <winner>-seed<N>)")
@@ -101,10 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     floors = {source: statistics.mean(values) for source, values in by_source.items()}
     old_panel = json.loads(args.incumbent_panel.read_text())
     true_rate = old_panel["test"]["tweeteval"]["true_hate_rate"]
-    seeds = ",".join(str(row["seed"]) for row in new)
     print(final_table(new + old + only))
-    print(f"\nRound 4's goals, `{args.winner}` (seeds {seeds}) against `{args.incumbent}` "
-          f"(seeds {','.join(str(row['seed']) for row in old)}), means over the seeds:\n")  # fmt: skip
+    print(f"\nRound 4's goals, `{args.winner}` ({_seeds(new)}) against `{args.incumbent}` ({_seeds(old)}), means "
+          "over the seeds:\n")  # fmt: skip
     print(f"| goal | {args.winner} | {args.incumbent} | |\n|---|---|---|---|")
     for goal, chosen, incumbent, verdict in goals(new, old, old_panel, floors, true_rate):
         print(f"| {goal} | {chosen} | {incumbent} | {verdict} |")
