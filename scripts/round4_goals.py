@@ -16,9 +16,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "selection"))
-from source_study import final_table, load_records  # noqa: E402  (a script folder, not a package)
+from source_study import below_baselines, final_table, load_records, source_baselines  # noqa: E402  (a script folder, not a package)
 
 FUNCTIONALITIES = ("negate_neg_nh", "counter_quote_nh", "counter_ref_nh", "ident_pos_nh")
+# Where earlier rounds keep their TweetEval + source baselines (only-<source>).
 BASELINE_FOLDERS = ("results/final3", "results/final", "results/source-study-h200", "results/final-a")
 
 
@@ -28,16 +29,6 @@ def mean(rows: list[dict], key: str, index: int | None = None) -> float:
 
 def per_seed(rows: list[dict], key: str, index: int | None = None, digits: int = 3) -> str:
     return ", ".join(f"{row[key] if index is None else row[key][index]:.{digits}f}" for row in rows)
-
-
-def below_baselines(rows: list[dict], baselines: dict[str, float]) -> str:
-    """The sources whose mean test macro-F1 is below their TweetEval + source run's, or "none"."""
-    below = []
-    for source, floor in sorted(baselines.items()):
-        if all(source in row["test_by_source"] for row in rows):
-            score = statistics.mean(row["test_by_source"][source] for row in rows)
-            below += [f"{source} ({score:.3f} < {floor:.3f})"] if score < floor else []
-    return ", ".join(below) or "none"
 
 
 def goals(new: list[dict], old: list[dict], old_panel: dict, baselines: dict[str, float], true_rate: float) -> list:
@@ -72,7 +63,8 @@ def goals(new: list[dict], old: list[dict], old_panel: dict, baselines: dict[str
     spelling_old = min(v for row in old for v in (row.get("hatecheck_spelling") or {}).values())
     rows.append(("each spelling-variant functionality >= 0.60 (weakest of any seed)", f"{spelling_new:.3f}",
                  f"{spelling_old:.3f}", met(spelling_new >= 0.60)))  # fmt: skip
-    below_new, below_old = below_baselines(new, baselines), below_baselines(old, baselines)
+    below_new = ", ".join(below_baselines(new, baselines)) or "none"
+    below_old = ", ".join(below_baselines(old, baselines)) or "none"
     rows.append(("no source's test macro-F1 below its TweetEval + source baseline", below_new, below_old,
                  met(below_new == "none")))  # fmt: skip
     return rows
@@ -91,25 +83,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incumbent_panel", type=Path,
                         default=REPO_ROOT / "results" / "nine-t2-deobf-seed42" / "panel.json")  # fmt: skip
     args = parser.parse_args(argv)
-    folders = [args.records, *(REPO_ROOT / folder for folder in BASELINE_FOLDERS)]
+    folders = [args.records, args.incumbent_records, *(REPO_ROOT / folder for folder in BASELINE_FOLDERS)]
     rows = [row for folder in dict.fromkeys(folders) for row in load_records(folder)]
     new = [row for row in rows if row["run"].rsplit("-seed", 1)[0] == args.winner]
     old = [row for row in rows if row["run"].rsplit("-seed", 1)[0] == args.incumbent]
     if not new or not old:
         parser.error(f"no final runs of {args.winner if not new else args.incumbent} in {[str(f) for f in folders]}")
     only = [row for row in rows if row["run"].startswith("only-")]
-    by_source: dict[str, list[float]] = {}
-    for row in only:  # only-<source>-seed<N>: that source's own test macro-F1 in the TweetEval + source run
-        source = row["run"].removeprefix("only-").rsplit("-seed", 1)[0]
-        by_source.setdefault(source, []).append(row["test_by_source"][source])
-    floors = {source: statistics.mean(values) for source, values in by_source.items()}
     old_panel = json.loads(args.incumbent_panel.read_text())
     true_rate = old_panel["test"]["tweeteval"]["true_hate_rate"]
     print(final_table(new + old + only))
     print(f"\nRound 4's goals, `{args.winner}` ({_seeds(new)}) against `{args.incumbent}` ({_seeds(old)}), means "
           "over the seeds:\n")  # fmt: skip
     print(f"| goal | {args.winner} | {args.incumbent} | |\n|---|---|---|---|")
-    for goal, chosen, incumbent, verdict in goals(new, old, old_panel, floors, true_rate):
+    for goal, chosen, incumbent, verdict in goals(new, old, old_panel, source_baselines(only), true_rate):
         print(f"| {goal} | {chosen} | {incumbent} | {verdict} |")
     return 0
 

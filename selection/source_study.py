@@ -262,6 +262,28 @@ def fold_scores(folder: Path, fold: list[str]) -> dict:
     }  # fmt: skip
 
 
+def source_baselines(rows: list[dict]) -> dict[str, float]:
+    """Each source's baseline: its own test macro-F1 in the TweetEval + source runs (``only-<source>``) among
+    ``rows``, the mean over their seeds."""
+    scores: dict[str, list[float]] = {}
+    for r in rows:
+        if r["run"].startswith("only-"):
+            source = r["run"].removeprefix("only-").rsplit("-seed", 1)[0]
+            scores.setdefault(source, []).append(r["test_by_source"][source])
+    return {source: statistics.mean(values) for source, values in scores.items()}
+
+
+def below_baselines(runs: list[dict], baselines: dict[str, float]) -> list[str]:
+    """ "source (score < baseline)" for each source whose mean test macro-F1 over ``runs`` is below its baseline;
+    a source that an older run did not score is left out."""
+    below = []
+    for source, floor in sorted(baselines.items()):
+        if all(source in r["test_by_source"] for r in runs):
+            score = statistics.mean(r["test_by_source"][source] for r in runs)
+            below += [f"{source} ({score:.3f} < {floor:.3f})"] if score < floor else []
+    return below
+
+
 def final_table(rows: list[dict]) -> str:
     """Markdown: per configuration and machine, the mean of its seeds on each goal of the study. A source's
     baseline is its own test macro-F1 in the TweetEval + source run (``only-<source>``, in ``rows`` too): "no
@@ -269,9 +291,7 @@ def final_table(rows: list[dict]) -> str:
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["run"].rsplit("-seed", 1)[0], r.get("hardware", "-")), []).append(r)
-    baselines = {name.removeprefix("only-"): statistics.mean(r["test_by_source"][name.removeprefix("only-")]
-                                                             for r in group)
-                 for (name, _), group in groups.items() if name.startswith("only-")}  # fmt: skip
+    baselines = source_baselines(rows)
     lines = ["| configuration | machine | seeds | rule 4 (all val) | TweetEval val / test | pred. hate (test) | "
              "HateCheck o / h / nh | disguised − clean val | worst identity FPR (any seed) | "
              "worst HateCheck identity FPR (any seed) | weakest spelling variant (any seed) | "
@@ -285,13 +305,7 @@ def final_table(rows: list[dict]) -> str:
             values = [r[key] if index is None else r[key][index] for r in runs if r.get(key) is not None]
             return statistics.mean(values) if values else float("nan")
 
-        tested = {
-            source: statistics.mean(r["test_by_source"][source] for r in group)
-            for source in baselines
-            if all(source in r["test_by_source"] for r in group)
-        }  # older runs lack the newer sources
-        below = [f"{source} ({tested[source]:.3f} < {floor:.3f})" for source, floor in sorted(baselines.items())
-                 if source in tested and tested[source] < floor]  # fmt: skip
+        below = below_baselines(group, baselines)
         worst = max((r["worst_identity"] for r in group if r.get("worst_identity")), key=lambda w: w[1], default=None)
         worst_hatecheck = max((r["hatecheck_worst_identity"] for r in group if r.get("hatecheck_worst_identity")),
                               key=lambda w: w[1], default=None)  # fmt: skip
