@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    from hatespeech.evaluation.panel import evaluate_panel, panel_sources, write_panel
+    from hatespeech.evaluation.panel import answering_from, evaluate_panel, panel_sources, write_panel
     from hatespeech.evaluation.panel_view import panel_markdown
     from hatespeech.evaluation.report import leaderboard_table, write_report
     from hatespeech.inference.classifier import Classifier, ModelError
@@ -81,7 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         print(leaderboard_table(eval_args.model, scores["macro_f1"]))
     if data_args.panel:  # every source's validation and test split, and HateCheck
         try:
-            panel = evaluate_panel(lambda texts: classifier.predict_proba(texts).numpy(), data_args, panel_inputs)
+            # The split just scored is answered from its predictions: the panel's row for it is the line above.
+            predict = answering_from(
+                lambda texts: classifier.predict_proba(texts, progress=True).numpy(),
+                dict(zip(dataset["text"], probabilities.numpy(), strict=True)),
+                str,
+            )
+            panel = evaluate_panel(predict, data_args, panel_inputs)
         except DataError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

@@ -11,12 +11,13 @@ from transformers import set_seed
 
 from hatespeech.config import resolved_config
 from hatespeech.evaluation.card import write_card
-from hatespeech.evaluation.panel import evaluate_panel, write_panel
+from hatespeech.evaluation.panel import answering_from, evaluate_panel, write_panel
 from hatespeech.evaluation.report import write_report
 from hatespeech.hardware import describe_hardware
 from hatespeech.inference.classifier import Classifier
 from hatespeech.modeling import check_max_seq_length
 from hatespeech.run_folder import RunFolder
+from hatespeech.text import normalize_tweet
 from hatespeech.training.search import continues_study
 from hatespeech.training.steps import (
     fit,
@@ -82,10 +83,15 @@ def _recipe(data_args, model_args, search_args, training_args) -> dict[str, dict
     # With several sources, validation and test here are TweetEval's: the headline, as TweetEval scores it.
     headline = {split: p.only("tweeteval") for split, p in predictions.items()}
     scores = {split: write_report(run_folder, split, p.labels, p.probabilities) for split, p in headline.items()}
-    # Panel (with --sources or --panel): every source's validation and test split, and HateCheck.
+    # Panel (with --sources or --panel): every source's validation and test split, and HateCheck; the rows just
+    # predicted are answered from those predictions, the rest (other sources, disguised rows, HateCheck) by the model.
     if data_args.sources or data_args.holdout_sources or data_args.panel:
         classifier = Classifier(training_args.output_dir)
-        write_panel(run_folder, evaluate_panel(lambda texts: classifier.predict_proba(texts).numpy(), data_args))
+        predicted = {text: row for split, p in predictions.items()  # keyed as the splits hold texts: normalised
+                     for text, row in zip(splits[split]["text"], p.probabilities, strict=True)}  # fmt: skip
+        predict = answering_from(lambda texts: classifier.predict_proba(texts, not training_args.disable_tqdm).numpy(),
+                                 predicted, normalize_tweet if data_args.normalize_text else str)  # fmt: skip
+        write_panel(run_folder, evaluate_panel(predict, data_args))
     # Card: README.md rendered from hub_card.md with these scores.
     write_card(run_folder, training_args.hub_model_id)
     return scores

@@ -26,6 +26,7 @@ from hatespeech.data.sources import (
     seeded_split,
 )
 from hatespeech.evaluation.metrics import source_macro_f1
+from hatespeech.evaluation.panel import answering_from
 from hatespeech.training.threshold import best_threshold
 
 
@@ -255,6 +256,61 @@ def test_temperature_sampling_evens_out_sources_and_keeps_the_total(sources_dir,
     assert (tweeteval_dir / "test_text.txt").read_text().splitlines()[0].strip() not in tempered["train"]["text"]
     with pytest.raises(DataError, match="positive"):
         load_splits(DataArguments(**{**vars(base), "source_temperature": 0.0}))
+
+
+def test_answering_from_known_rows_asks_the_model_only_for_the_others_once_each_in_input_order():
+    asked = []
+
+    def model(texts):
+        asked.append(list(texts))
+        return np.array([[0.0, float(len(text))] for text in texts]).reshape(len(texts), 2)
+
+    known = {"seen": np.array([0.3, 0.7])}
+    predict = answering_from(model, known, str.strip)  # the key: the text as the run held it
+    answered = predict(["new one", " seen ", "two", "new one"])
+    assert asked == [["new one", "two"]]  # " seen " is answered by its key; the repeated text is asked once
+    assert answered.tolist() == [[0.0, 7.0], [0.3, 0.7], [0.0, 3.0], [0.0, 7.0]]
+    assert predict([]).shape == (0, 2) and predict([" seen", "two"]).tolist() == [[0.3, 0.7], [0.0, 3.0]]
+    assert len(asked) == 2 and known.keys() == {"seen"}  # answered before: asked nothing; the caller's dict as given
+
+
+def test_a_training_runs_panel_reuses_its_predictions_and_matches_a_fresh_scoring(
+    train_args, sources_dir, tweeteval_dir, tmp_path, monkeypatch
+):
+    """The panel beside the headline is the headline's: the run's validation and test rows are answered from the
+    predictions it has just written, and re-scoring the saved model from the outside gives the same numbers."""
+    import evaluate
+
+    import train
+    from hatespeech.inference.classifier import Classifier
+
+    asked, predict_proba = [], Classifier.predict_proba
+    monkeypatch.setattr(Classifier, "predict_proba", lambda self, texts, *a: asked.extend(texts) or
+                        predict_proba(self, texts, *a))  # fmt: skip
+    out = tmp_path / "out"
+    options = ["--sources", "davidson", "implicit_hate", "--sources_dir", str(sources_dir)]
+    assert train.main([*train_args, "--max_steps", "2", "--auto_bf16", "false", *options]) == 0
+    panel = json.loads((out / "panel.json").read_text())
+    headline = json.loads((out / "eval_results.json").read_text())
+    run_rows = set()  # as the panel reads them: TweetEval's lines, the sources' raw texts (' post 0 "quoted"')
+    for split, prefix in (("validation", "val"), ("test", "test")):
+        assert panel[split]["tweeteval"]["macro_f1"] == headline[split]["macro_f1"]
+        run_rows |= set((tweeteval_dir / f"{prefix}_text.txt").read_text().splitlines())
+        run_rows |= {
+            row.text for name in ("davidson", "implicit_hate") for row in load_source(sources_dir, name, 0)[split]
+        }
+    assert not run_rows & set(asked)
+    assert "I hate women 0." in asked and len(asked) == len(set(asked))  # other sources, disguised, HateCheck: once
+    monkeypatch.setattr(Classifier, "predict_proba", predict_proba)
+    report = tmp_path / "outside"
+    assert evaluate.main(["--model", str(out), "--data_dir", str(tweeteval_dir), "--panel", *options,
+                          "--backend", "fp32", "--output_dir", str(report)]) == 0  # fmt: skip
+    fresh = json.loads((report / "panel.json").read_text())
+    for kind in ("validation", "test", "validation_perturbed"):
+        assert fresh[kind].keys() == panel[kind].keys()
+        for name, scores in panel[kind].items():
+            assert fresh[kind][name]["macro_f1"] == pytest.approx(scores["macro_f1"], abs=1e-9), (kind, name)
+    assert fresh["hatecheck"] == panel["hatecheck"]
 
 
 def test_selection_rule_is_the_unweighted_mean_over_sources():
