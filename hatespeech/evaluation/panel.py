@@ -1,6 +1,7 @@
 """The evaluation panel: more than one test set, so one split's shortcuts cannot pass for quality.
 
-For any model (a run folder or a Hub id), through the same ``Classifier`` as every front end:
+For any model (a run folder or a Hub id), through the same ``Classifier`` as every front end (a training run's
+own validation and test rows excepted, below):
 - ``validation``: each source's validation split and their unweighted mean macro-F1, the rule
   that compares configurations (fixed before any test number was seen);
 - ``test``: TweetEval hate test (the headline, with the official metric) and each source's test
