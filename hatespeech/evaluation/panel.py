@@ -106,9 +106,9 @@ def evaluate_panel(
 def answering_from(
     predict_proba: Callable[[list[str]], np.ndarray], known: dict[str, np.ndarray], key: Callable[[str], str]
 ) -> Callable[[list[str]], np.ndarray]:
-    """``predict_proba`` that answers each text whose ``key`` (the text as the run trained on it) is in ``known``
-    from there and sends only the others to the model, each once (HatemojiBuild's test rows are scored as a split
-    and again per identity)."""
+    """``predict_proba`` that answers each text whose ``key`` (the text as ``known`` holds it: a training run's
+    splits hold normalised text) is in ``known`` from there and sends only the others to the model, each once
+    (HatemojiBuild's test rows are scored as a split and again per identity)."""
     answers = dict(known)
 
     def predict(texts: list[str]) -> np.ndarray:
