@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+import evaluate  # the script: imported at collection, before any metric puts the `evaluate` library in its place
 import numpy as np
 import pytest
 import yaml
@@ -279,8 +280,6 @@ def test_a_training_runs_panel_reuses_its_predictions_and_matches_a_fresh_scorin
 ):
     """The panel beside the headline is the headline's: the run's validation and test rows are answered from the
     predictions it has just written, and re-scoring the saved model from the outside gives the same numbers."""
-    import evaluate
-
     import train
     from hatespeech.inference.classifier import Classifier
 
