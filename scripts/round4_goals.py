@@ -63,10 +63,9 @@ def goals(new: list[dict], old: list[dict], old_panel: dict, baselines: dict[str
     spelling_old = min(v for row in old for v in (row.get("hatecheck_spelling") or {}).values())
     rows.append(("each spelling-variant functionality >= 0.60 (weakest of any seed)", f"{spelling_new:.3f}",
                  f"{spelling_old:.3f}", met(spelling_new >= 0.60)))  # fmt: skip
-    below_new = ", ".join(below_baselines(new, baselines)) or "none"
-    below_old = ", ".join(below_baselines(old, baselines)) or "none"
-    rows.append(("no source's test macro-F1 below its TweetEval + source baseline", below_new, below_old,
-                 met(below_new == "none")))  # fmt: skip
+    below_new, below_old = below_baselines(new, baselines), below_baselines(old, baselines)
+    rows.append(("no source's test macro-F1 below its TweetEval + source baseline", ", ".join(below_new) or "none",
+                 ", ".join(below_old) or "none", met(not below_new)))  # fmt: skip
     return rows
 
 
